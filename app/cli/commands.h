@@ -1,0 +1,10 @@
+#pragma once
+// Each `trimvl` subcommand lives in its own cli/cmd_<name>.cpp and registers itself here. A
+// command's callback returns the process exit code; errors propagate as trimvl::Error and are
+// reported once by main().
+#include <CLI/CLI.hpp>
+
+namespace trimvl::cli {
+
+
+}  // namespace trimvl::cli

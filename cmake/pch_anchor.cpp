@@ -1,0 +1,1 @@
+// Anchors the precompiled ATen header that torch-using targets reuse.
