@@ -6,6 +6,7 @@
 #   ./setup.sh test    install, build, run every test (what .ci/run calls)
 #   ./setup.sh build   install and build only
 #   ./setup.sh deps    install only
+#   ./setup.sh device-deps   gather what the GPU machine lacks into .deps/ (see tests/gpu/)
 #
 # Idempotent: a second run checks stamps and finishes in seconds. Everything heavy (venv, pip and
 # ccache caches, golden outputs) lives outside the clone under $TRIMVL_CACHE_DIR, keyed by the
@@ -111,11 +112,21 @@ run_tests() {
   ctest "${ctest_args[@]}"
 }
 
+# For the GPU machine (no network, no PCRE2/ICU headers): Debian packages and the shared tokenizer
+# assets into .deps/, which `device` calls carry; tests/gpu/device_build.sh unpacks them there.
+device_deps() {
+  mkdir -p "$ROOT/.deps" && cd "$ROOT/.deps"
+  apt-get download libpcre2-dev libpcre2-8-0 libicu-dev libicu72 2>/dev/null
+  rm -rf shared && mkdir -p shared && cp -r "$SHARED/assets" shared/
+  say "device dependencies in $ROOT/.deps ($(du -sh . | cut -f1)); carry .deps and run tests/gpu/device_build.sh"
+}
+
 case "${1:-demo}" in
   deps) deps ;;
   build) deps; build ;;
   demo) deps; build; run_demo ;;
   test) deps; build; run_tests ;;
-  -h|--help|help) sed -n '2,17p' "$0" ;;
+  device-deps) device_deps ;;
+  -h|--help|help) sed -n '2,18p' "$0" ;;
   *) die "unknown command '$1' (expected demo, test, build or deps)" ;;
 esac

@@ -38,8 +38,25 @@ endif()
 if(NOT DEFINED TORCH_CUDA_ARCH_LIST AND NOT DEFINED ENV{TORCH_CUDA_ARCH_LIST})
   set(TORCH_CUDA_ARCH_LIST "9.0")
 endif()
-find_package(Torch REQUIRED)
-message(STATUS "LibTorch ${Torch_VERSION} from ${Torch_DIR}")
+
+# The PyPI wheel is a CUDA build, and its TorchConfig.cmake refuses to configure without a CUDA
+# toolkit. The CPU half of it (libtorch_cpu + libc10) needs none: its CUDA runtime dependencies
+# resolve inside the venv through the library's own RPATH. So on a machine without a toolkit we
+# import that half ourselves and build CPU-only.
+find_package(CUDAToolkit QUIET)
+find_file(_torch_config TorchConfig.cmake PATHS ${CMAKE_PREFIX_PATH} "${Torch_DIR}"
+          PATH_SUFFIXES Torch NO_DEFAULT_PATH)
+if(NOT CUDAToolkit_FOUND AND _torch_config)
+  get_filename_component(_torch_root "${_torch_config}/../../../.." ABSOLUTE)
+  add_library(torch INTERFACE IMPORTED)
+  set_target_properties(torch PROPERTIES
+    INTERFACE_INCLUDE_DIRECTORIES "${_torch_root}/include;${_torch_root}/include/torch/csrc/api/include"
+    INTERFACE_LINK_LIBRARIES "${_torch_root}/lib/libtorch_cpu.so;${_torch_root}/lib/libc10.so")
+  message(STATUS "LibTorch (CPU part, no CUDA toolkit found) from ${_torch_root}")
+else()
+  find_package(Torch REQUIRED)
+  message(STATUS "LibTorch ${Torch_VERSION} from ${Torch_DIR}")
+endif()
 
 # What our torch-using targets link instead of `torch`. The wheel ships fmt 12 headers, and its
 # include directory shadows Debian's fmt 9 (which spdlog is built against) in every translation
