@@ -90,7 +90,8 @@ build() {
     # shellcheck disable=SC2086
     cmake -S "$ROOT" -B "$BUILD" "${gen[@]}" "${launcher[@]}" -DCMAKE_BUILD_TYPE=Release \
       -DCMAKE_PREFIX_PATH="$(torch_prefix)" -DTRIMVL_PYTHON="$VENV/bin/python" \
-      -DTRIMVL_SHARED_DIR="$SHARED" -DTRIMVL_CACHE_DIR="$CACHE" ${TRIMVL_CMAKE_ARGS:-} >&2
+      -DTRIMVL_SHARED_DIR="$SHARED" -DTRIMVL_CACHE_DIR="$CACHE" -DTRIMVL_MEDIA=ON -DTRIMVL_GUI=ON \
+      ${TRIMVL_CMAKE_ARGS:-} >&2
   fi
   say "building ($JOBS jobs)"
   cmake --build "$BUILD" -j "$JOBS" >&2
