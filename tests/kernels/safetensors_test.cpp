@@ -2,6 +2,9 @@
 
 #include <cstring>
 #include <optional>
+#include <sstream>
+
+#include <unistd.h>
 
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
@@ -155,6 +158,31 @@ TEST(Safetensors, TensorsAreCopyOnWriteViewsThatKeepTheMapAlive) {
   w.mul_(2);
   EXPECT_EQ(w[7].item<float>(), 14.0f);
   EXPECT_TRUE(at::equal(SafetensorsFile::open(dir / "t.safetensors").tensor("w"), at::arange(8, at::kFloat)));
+}
+
+// Resident memory of this process, from /proc/self/statm.
+int64_t resident_bytes() {
+  std::istringstream statm(test::read_file("/proc/self/statm"));
+  int64_t size = 0, resident = 0;
+  statm >> size >> resident;
+  return resident * ::sysconf(_SC_PAGESIZE);
+}
+
+TEST(Safetensors, OpeningReadsTheHeaderOnly) {
+  // 4 GiB of tensor data as a hole in a sparse file: opening it and taking the tensor must not
+  // read or copy it, only the pages that are touched become resident.
+  TempDir dir;
+  constexpr int64_t kBytes = int64_t{1} << 32;
+  std::string header = R"({"big":)" + entry("U8", fmt::format("[{}]", kBytes), 0, kBytes) + "}";
+  header.resize((header.size() + 7) / 8 * 8, ' ');
+  test::write_file(dir / "big.safetensors", st_file(header));
+  fs::resize_file(dir / "big.safetensors", 8 + header.size() + kBytes);
+  const int64_t before = resident_bytes();
+  const auto file = SafetensorsFile::open(dir / "big.safetensors");
+  const at::Tensor big = file.tensor("big");
+  EXPECT_EQ(big.numel(), kBytes);
+  EXPECT_EQ(big[kBytes - 1].item<uint8_t>(), 0);
+  EXPECT_LT(resident_bytes() - before, 64 << 20);
 }
 
 TEST(Safetensors, MisalignedDataIsCopiedNotViewed) {
