@@ -41,6 +41,7 @@ class PendingFile {
     while (size > 0) {
       const ssize_t n = ::write(fd_, p, size);
       if (n < 0 && errno == EINTR) continue;
+      if (n == 0) errno = EIO;  // no progress and no reason given
       if (n <= 0) fail("cannot write");
       p += n;
       size -= static_cast<size_t>(n);
@@ -95,7 +96,7 @@ void save_safetensors(const fs::path& path, const std::vector<std::pair<std::str
       return e;
     };
     if (name == "__metadata__") throw fail("the name is reserved for the file's metadata");
-    if (!seen.insert(name).second) throw fail("the name is given twice");
+    if (!seen.insert(name).second) throw fail("duplicate tensor name");
     if (!t.defined()) throw fail("the tensor is undefined");
     if (t.layout() != at::kStrided) throw fail("only dense (strided) tensors can be stored", Error::Kind::Unsupported);
     std::string code;

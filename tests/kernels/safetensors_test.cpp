@@ -228,7 +228,7 @@ TEST(Safetensors, SaveRejectsBadInputAndLeavesNoFile) {
     std::string tensor, reason;
   };
   const std::vector<Case> cases = {
-      {"duplicate", {{"a", ok}, {"a", ok}}, {}, Kind::InvalidInput, "a", "given twice"},
+      {"duplicate", {{"a", ok}, {"a", ok}}, {}, Kind::InvalidInput, "a", "duplicate tensor name"},
       {"reserved", {{"__metadata__", ok}}, {}, Kind::InvalidInput, "__metadata__", "reserved"},
       {"undefined", {{"a", at::Tensor()}}, {}, Kind::InvalidInput, "a", "undefined"},
       {"complex128", {{"z", at::zeros({2}, at::kComplexDouble)}}, {}, Kind::Unsupported, "z", "ComplexDouble"},
