@@ -10,6 +10,8 @@
                        shape as the file states it and the values, flattened (floats as numbers,
                        "nan"/"inf"/"-inf" as strings; C64 as [re, im]; F4 as its packed bytes,
                        since nothing converts float4 to a wider type).
+Values are seeded; the bytes of dtypes.safetensors still vary from run to run in one place:
+the reference writer emits __metadata__ keys in Rust HashMap order.
 """
 import argparse
 import json
