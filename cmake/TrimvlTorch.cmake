@@ -62,8 +62,14 @@ endif()
 # include directory shadows Debian's fmt 9 (which spdlog is built against) in every translation
 # unit that sees torch; those units use fmt header-only. fmt's versioned inline namespaces keep
 # the two apart, and spdlog is only ever compiled in torch-free units (kernels/runtime).
+#
+# libtorch.so (the 2.11 wheel) also exports std::filesystem functions built against a newer
+# libstdc++; its remove_all calls recursive_directory_iterator::__erase through a weak reference
+# that Debian 12's libstdc++ leaves null (a crash). The dynamic linker takes the first definition
+# in DT_NEEDED order, so libstdc++ goes ahead of torch.
 add_library(trimvl_torch INTERFACE)
-target_link_libraries(trimvl_torch INTERFACE torch)
+target_link_libraries(trimvl_torch INTERFACE
+  "$<$<CXX_COMPILER_ID:GNU,Clang>:-Wl,--push-state,--no-as-needed,-lstdc++,--pop-state>" torch)
 target_compile_definitions(trimvl_torch INTERFACE FMT_HEADER_ONLY=1)
 
 option(TRIMVL_PCH "Precompile the ATen headers for torch-using targets" ON)
