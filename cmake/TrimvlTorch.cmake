@@ -46,12 +46,13 @@ message(STATUS "LibTorch ${Torch_VERSION} from ${Torch_DIR}")
 # unit that sees torch; those units use fmt header-only. fmt's versioned inline namespaces keep
 # the two apart, and spdlog is only ever compiled in torch-free units (kernels/runtime).
 #
-# libstdc++ is linked ahead of torch: the wheel's libtorch.so exports std::filesystem functions
-# built against a newer libstdc++ (its remove_all calls recursive_directory_iterator::__erase,
-# which GCC 12's lacks, and jumps to address 0), and the dynamic linker binds every caller to the
-# first library in DT_NEEDED order that defines a symbol.
+# libtorch.so (the 2.11 wheel) also exports std::filesystem functions built against a newer
+# libstdc++; its remove_all calls recursive_directory_iterator::__erase through a weak reference
+# that Debian 12's libstdc++ leaves null (a crash). The dynamic linker takes the first definition
+# in DT_NEEDED order, so libstdc++ goes ahead of torch.
 add_library(trimvl_torch INTERFACE)
-target_link_libraries(trimvl_torch INTERFACE "-Wl,--push-state,--no-as-needed" stdc++ "-Wl,--pop-state" torch)
+target_link_libraries(trimvl_torch INTERFACE
+  "$<$<CXX_COMPILER_ID:GNU,Clang>:-Wl,--push-state,--no-as-needed,-lstdc++,--pop-state>" torch)
 target_compile_definitions(trimvl_torch INTERFACE FMT_HEADER_ONLY=1)
 
 option(TRIMVL_PCH "Precompile the ATen headers for torch-using targets" ON)
