@@ -62,8 +62,10 @@ std::vector<char> read_bytes(const std::filesystem::path& path) {
 }
 
 // Checks the container before unpickling so each kind of wrong file gets its own message (LibTorch
-// reports them all as a corrupted zip).
-void check_container(const std::vector<char>& bytes, const std::filesystem::path& path) {
+// reports them all as a corrupted zip). Returns the size of the tensor data the archive stores:
+// torch.save writes each storage once (as data/<key>) however many tensors view it, and LibTorch's
+// unpickler does not restore that sharing, so the records are the true count.
+int64_t check_container(const std::vector<char>& bytes, const std::filesystem::path& path) {
   const std::string file = path.string();
   if (bytes.empty()) throw Error("empty file: expected a torch.save archive of retention-gate tensors").file(file);
   if (bytes.size() < 4 || std::memcmp(bytes.data(), "PK\x03\x04", 4) != 0) {
@@ -84,6 +86,10 @@ void check_container(const std::vector<char>& bytes, const std::filesystem::path
     if (head.find("collections\nOrderedDict") != std::string_view::npos)
       throw Error("holds a collections.OrderedDict, which LibTorch cannot unpickle; re-save it as a plain dict: "
                   "torch.save(dict(torch.load(p)), p)").file(file);
+    int64_t data_bytes = 0;
+    for (const auto& record : reader.getAllRecords())
+      if (record.rfind("data/", 0) == 0) data_bytes += static_cast<int64_t>(reader.getRecordSize(record));
+    return data_bytes;
   } catch (const c10::Error& e) {
     throw Error(fmt::format("unreadable zip archive: {}", c10_fact(e))).file(file);
   }
@@ -149,8 +155,9 @@ std::string describe_prefix(const std::string& prefix) {
 
 class Assembler {
  public:
-  Assembler(const std::filesystem::path& path, const GateSpec& spec, std::map<std::string, at::Tensor> tensors)
-      : file_(path.string()), spec_(spec), tensors_(std::move(tensors)) {}
+  Assembler(const std::filesystem::path& path, const GateSpec& spec, std::map<std::string, at::Tensor> tensors,
+            int64_t data_bytes)
+      : file_(path.string()), spec_(spec), tensors_(std::move(tensors)), data_bytes_(data_bytes) {}
 
   GateCheckpoint run() {
     check_names();
@@ -284,10 +291,7 @@ class Assembler {
     ckpt.num_kv_heads = spec_.num_kv_heads;
     ckpt.dtype = dtype_;
     ckpt.file_tensors = static_cast<int64_t>(tensors_.size());
-    // torch.save stores a storage once however many tensors view it (tied copies often do).
-    std::set<const void*> storages;
-    for (const auto& [n, t] : tensors_)
-      if (storages.insert(t.storage().data()).second) ckpt.file_bytes += static_cast<int64_t>(t.storage().nbytes());
+    ckpt.file_bytes = data_bytes_;
 
     const int64_t L = spec_.num_layers;
     ckpt.tied = type_ == GateType::Rg10 && spec_.tie_layers;
@@ -318,6 +322,7 @@ class Assembler {
   std::string file_;
   const GateSpec& spec_;
   std::map<std::string, at::Tensor> tensors_;
+  int64_t data_bytes_ = 0;
   GateType type_ = GateType::Rg;
   c10::ScalarType dtype_ = c10::kBFloat16;
   int64_t intermediate_ = 0;
@@ -338,9 +343,9 @@ GateCheckpoint load_gate_checkpoint(const std::filesystem::path& path, const Gat
   TRIMVL_CHECK(spec.num_layers > 0 && spec.hidden_size > 0 && spec.num_kv_heads > 0 && !spec.layer_prefix.empty(),
                "GateSpec for {} is incomplete", path.string());
   const auto bytes = read_bytes(path);
-  check_container(bytes, path);
+  const int64_t data_bytes = check_container(bytes, path);
   auto tensors = unpickle_tensor_dict(bytes, path);
-  return Assembler(path, spec, std::move(tensors)).run();
+  return Assembler(path, spec, std::move(tensors), data_bytes).run();
 }
 
 }  // namespace trimvl::cache

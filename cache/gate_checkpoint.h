@@ -81,7 +81,7 @@ struct GateCheckpoint {
   std::vector<int64_t> tied_copies_differ;
 
   int64_t file_tensors = 0;  // tensors in the file, repeats included
-  int64_t file_bytes = 0;    // tensor data stored in the file (shared storages once)
+  int64_t file_bytes = 0;    // tensor data the archive stores (a storage shared by tensors once)
 
   int64_t num_layers() const { return static_cast<int64_t>(layers.size()); }
 };
