@@ -548,8 +548,10 @@ std::string render_text(const ModelInfo& info) {
                            "is used", fmt::join(g.tied_copies_differ, ", ")));
   }
   std::vector<std::string> present;  // the gate files are named in the gates section
+  std::set<std::string> seen;         // tokenizer_config.json may also be the chat template
   for (const auto& [key, path] : info.files)
-    if (!path.empty() && key.rfind("gate_", 0) != 0) present.push_back(fs::path(path).filename().string());
+    if (!path.empty() && key.rfind("gate_", 0) != 0 && seen.insert(path).second)
+      present.push_back(fs::path(path).filename().string());
   out.add("files", fmt::format("{}", fmt::join(present, ", ")));
   for (size_t i = 0; i < info.missing.size(); ++i) {
     const auto& f = info.missing[i];
