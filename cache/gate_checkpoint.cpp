@@ -12,7 +12,7 @@
 #include <caffe2/serialize/inline_container.h>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
-#include <torch/csrc/jit/serialization/pickle.h>
+#include <torch/csrc/jit/serialization/import_read.h>
 
 #include "kernels/runtime/error.h"
 #include "kernels/runtime/log.h"
@@ -61,11 +61,14 @@ std::vector<char> read_bytes(const std::filesystem::path& path) {
   return bytes;
 }
 
-// Checks the container before unpickling so each kind of wrong file gets its own message (LibTorch
-// reports them all as a corrupted zip). Returns the size of the tensor data the archive stores:
-// torch.save writes each storage once (as data/<key>) however many tensors view it, and LibTorch's
-// unpickler does not restore that sharing, so the records are the true count.
-int64_t check_container(const std::vector<char>& bytes, const std::filesystem::path& path) {
+struct Archive {
+  std::map<std::string, at::Tensor> tensors;
+  int64_t data_bytes = 0;  // tensor data the archive stores
+};
+
+// Each kind of wrong file gets its own message before anything is unpickled (LibTorch reports them
+// all as a corrupted zip).
+Archive read_archive(const std::vector<char>& bytes, const std::filesystem::path& path) {
   const std::string file = path.string();
   if (bytes.empty()) throw Error("empty file: expected a torch.save archive of retention-gate tensors").file(file);
   if (bytes.size() < 4 || std::memcmp(bytes.data(), "PK\x03\x04", 4) != 0) {
@@ -75,48 +78,43 @@ int64_t check_container(const std::vector<char>& bytes, const std::filesystem::p
     throw Error("not a torch.save archive (no zip signature): expected trimkv_weights.pth as written by torch.save")
         .file(file);
   }
+  Archive archive;
+  c10::IValue value;
   try {
     caffe2::serialize::PyTorchStreamReader reader(
         std::make_unique<caffe2::serialize::MemoryReadAdapter>(bytes.data(), bytes.size()));
     if (!reader.hasRecord("data.pkl"))
       throw Error("zip archive without data.pkl: not written by torch.save").file(file);
     // LibTorch's unpickler reads an OrderedDict (what torch.save(model.state_dict()) writes) as None.
-    auto [data, size] = reader.getRecord("data.pkl");
-    const std::string_view head(static_cast<const char*>(data.get()), std::min<size_t>(size, 64));
+    auto [pickle, size] = reader.getRecord("data.pkl");
+    const std::string_view head(static_cast<const char*>(pickle.get()), std::min<size_t>(size, 64));
     if (head.find("collections\nOrderedDict") != std::string_view::npos)
       throw Error("holds a collections.OrderedDict, which LibTorch cannot unpickle; re-save it as a plain dict: "
                   "torch.save(dict(torch.load(p)), p)").file(file);
-    int64_t data_bytes = 0;
+    // torch.save writes each storage once (data/<key>) however many tensors view it; the unpickler
+    // does not restore that sharing, so the records are the true count.
     for (const auto& record : reader.getAllRecords())
-      if (record.rfind("data/", 0) == 0) data_bytes += static_cast<int64_t>(reader.getRecordSize(record));
-    return data_bytes;
+      if (record.rfind("data/", 0) == 0) archive.data_bytes += static_cast<int64_t>(reader.getRecordSize(record));
+    // What torch::pickle_load does, but onto the CPU: files saved during GPU training record
+    // cuda:N storage locations.
+    value = torch::jit::readArchiveAndTensors("data", /*pickle_prefix=*/"", /*tensor_prefix=*/"",
+                                              /*type_resolver=*/std::nullopt, /*obj_loader=*/std::nullopt,
+                                              at::Device(at::kCPU), reader);
   } catch (const c10::Error& e) {
-    throw Error(fmt::format("unreadable zip archive: {}", c10_fact(e))).file(file);
-  }
-}
-
-std::map<std::string, at::Tensor> unpickle_tensor_dict(const std::vector<char>& bytes,
-                                                       const std::filesystem::path& path) {
-  const std::string file = path.string();
-  c10::IValue value;
-  try {
-    value = torch::jit::pickle_load(bytes);
-  } catch (const c10::Error& e) {
-    throw Error(fmt::format("cannot unpickle: {}", c10_fact(e))).file(file);
+    throw Error(fmt::format("cannot read the torch.save archive: {}", c10_fact(e))).file(file);
   }
   if (!value.isGenericDict())
     throw Error(fmt::format("holds a {}, expected a dict of tensor name -> tensor", python_type(value))).file(file);
-  std::map<std::string, at::Tensor> tensors;
   for (const auto& entry : value.toGenericDict()) {
     if (!entry.key().isString())
       throw Error(fmt::format("dict key of type {}, expected tensor names (str)", python_type(entry.key()))).file(file);
     const std::string& name = entry.key().toStringRef();
     if (!entry.value().isTensor())
       throw Error(fmt::format("value is a {}, expected a tensor", python_type(entry.value()))).file(file).tensor(name);
-    tensors.emplace(name, entry.value().toTensor());
+    archive.tensors.emplace(name, entry.value().toTensor());
   }
-  if (tensors.empty()) throw Error("holds an empty dict: no retention-gate tensors").file(file);
-  return tensors;
+  if (archive.tensors.empty()) throw Error("holds an empty dict: no retention-gate tensors").file(file);
+  return archive;
 }
 
 // A gate tensor name split as <prefix><layer>.self_attn.retention_gate.<leaf>.
@@ -342,10 +340,8 @@ GateType parse_gate_type(std::string_view name) {
 GateCheckpoint load_gate_checkpoint(const std::filesystem::path& path, const GateSpec& spec) {
   TRIMVL_CHECK(spec.num_layers > 0 && spec.hidden_size > 0 && spec.num_kv_heads > 0 && !spec.layer_prefix.empty(),
                "GateSpec for {} is incomplete", path.string());
-  const auto bytes = read_bytes(path);
-  const int64_t data_bytes = check_container(bytes, path);
-  auto tensors = unpickle_tensor_dict(bytes, path);
-  return Assembler(path, spec, std::move(tensors), data_bytes).run();
+  auto archive = read_archive(read_bytes(path), path);
+  return Assembler(path, spec, std::move(archive.tensors), archive.data_bytes).run();
 }
 
 }  // namespace trimvl::cache

@@ -13,9 +13,10 @@
 // load_state_dict copies each repeat into the shared parameter in layer order, so the last layer's
 // copy is what runs. We do the same and warn when the copies differ.
 //
-// Loading validates everything against the base model before any tensor is handed out: container
-// and value types, the key set, the layer count, every shape, one floating dtype. Every mismatch is
-// one Error naming the file and both sides of the disagreement.
+// Loading reads the archive with LibTorch's unpickler onto the CPU (files saved during GPU
+// training name cuda storages) and validates everything against the base model before any tensor
+// is handed out: container and value types, the key set, the layer count, every shape, one floating
+// dtype. Every mismatch is one Error naming the file and both sides of the disagreement.
 #include <cstdint>
 #include <filesystem>
 #include <optional>

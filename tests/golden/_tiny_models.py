@@ -204,5 +204,16 @@ def effective_gates(config, state: dict) -> dict:
     return {k: v.clone() for k, v in gate_state(model).items()}
 
 
-def save_gates(path: Path, state: dict) -> None:
-    torch.save(state, path)
+def save_gates(path: Path, state: dict, location: str | None = None) -> None:
+    """torch.save, as trimkv's training writes the file. `location` records another device for
+    every storage (trimkv trains on GPUs, so real files name cuda:0), without needing that device."""
+    if location is None:
+        torch.save(state, path)
+        return
+    import torch.serialization as serialization
+    tag = serialization.location_tag
+    serialization.location_tag = lambda storage: location
+    try:
+        torch.save(state, path)
+    finally:
+        serialization.location_tag = tag

@@ -10,7 +10,8 @@ Writes into --out:
   configs/*/   config.json only: hub configs of the full-size models and near-empty ones, which
                exercise transformers' defaults
   gates/*/     trimkv gate directories (config.json with base_model + trimkv_weights.pth), made
-               with the trimkv 0.1.5 model classes; base_model is a hub id or a relative path
+               with the trimkv 0.1.5 model classes; base_model is a hub id or a relative path; one
+               file's storages are tagged cuda:0, as files saved during GPU training are
   gates_expected/<name>.safetensors   the gate tensors the reference runs after loading each
                directory (trimkv's load path: key check + load_state_dict)
   bad/         gate files only Python writes: an OrderedDict, the legacy non-zip format
@@ -23,6 +24,7 @@ import hashlib
 import json
 import os
 import shutil
+import zipfile
 from pathlib import Path
 
 import torch
@@ -161,7 +163,7 @@ def weight_facts(snapshot: Path, model) -> dict:
 
 
 def gate_file_facts(path: Path, config) -> dict:
-    state = torch.load(path)
+    state = torch.load(path, map_location="cpu")
     storages = {t.untyped_storage().data_ptr(): t.untyped_storage().nbytes() for t in state.values()}
     gate_type = config.get_text_config(decoder=True).retention_gate
     layers = sorted({int(k.split(".self_attn.")[0].rsplit(".", 1)[1]) for k in state})
@@ -199,11 +201,11 @@ def to_hub_cache(snapshot: Path, hub: Path, repo: str) -> Path:
     return snap
 
 
-def write_gate_dir(out: Path, name: str, config, state: dict, expected: dict) -> None:
+def write_gate_dir(out: Path, name: str, config, state: dict, expected: dict, location: str | None = None) -> None:
     d = out / "gates" / name
     d.mkdir(parents=True)
     config.save_pretrained(d)
-    tiny.save_gates(d / "trimkv_weights.pth", state)
+    tiny.save_gates(d / "trimkv_weights.pth", state, location)
     effective = tiny.effective_gates(config, state)
     save_file(effective, out / "gates_expected" / f"{name}.safetensors")
     expected["gates"][name] = gate_file_facts(d / "trimkv_weights.pth", config)
@@ -242,13 +244,18 @@ def main() -> None:
 
     # Gate directories.
     (out / "gates_expected").mkdir()
-    for name, family, gate_type, base in [("qwen3vl-rg", "qwen3_vl", "rg", HUB_REPO),
-                                          ("qwen3vl-rg10", "qwen3_vl", "rg10", HUB_REPO),
-                                          ("llava-rg", "llava", "rg", "../../llava"),
-                                          ("qwen3-rg10", "qwen3", "rg10", "../../qwen3")]:
+    # qwen3vl-rg10's storages say cuda:0, as files saved during GPU training do.
+    for name, family, gate_type, base, location in [("qwen3vl-rg", "qwen3_vl", "rg", HUB_REPO, None),
+                                                    ("qwen3vl-rg10", "qwen3_vl", "rg10", HUB_REPO, "cuda:0"),
+                                                    ("llava-rg", "llava", "rg", "../../llava", None),
+                                                    ("qwen3-rg10", "qwen3", "rg10", "../../qwen3", None)]:
         config = tiny.trimkv_config(family, gate_type, base)
         _, state = tiny.random_gates(config, seed=len(expected["gates"]) + 10)
-        write_gate_dir(out, name, config, state, expected)
+        write_gate_dir(out, name, config, state, expected, location)
+        if location is not None:
+            with zipfile.ZipFile(out / "gates" / name / "trimkv_weights.pth") as z:
+                pickle = next(z.read(n) for n in z.namelist() if n.endswith("/data.pkl"))
+            assert location.encode() in pickle, "torch.save no longer goes through serialization.location_tag"
 
     # rg10 whose repeated copies of the tied tensors differ: the reference runs the last layer's.
     config = tiny.trimkv_config("qwen3_vl", "rg10", HUB_REPO)
@@ -260,7 +267,7 @@ def main() -> None:
     write_gate_dir(out, "qwen3vl-rg10-differ", config, state, expected)
 
     # Error cases: LLM gates (same sizes) on the VLM; a base model nobody downloaded.
-    llm_state = torch.load(out / "gates" / "qwen3-rg10" / "trimkv_weights.pth")
+    llm_state = torch.load(out / "gates" / "qwen3-rg10" / "trimkv_weights.pth", map_location="cpu")
     d = out / "gates" / "llm-gates-on-vlm"
     d.mkdir()
     tiny.trimkv_config("qwen3_vl", "rg10", HUB_REPO).save_pretrained(d)
@@ -271,7 +278,7 @@ def main() -> None:
     shutil.copyfile(out / "gates" / "qwen3vl-rg" / "trimkv_weights.pth", d / "trimkv_weights.pth")
 
     (out / "bad").mkdir()
-    rg = torch.load(out / "gates" / "qwen3vl-rg" / "trimkv_weights.pth")
+    rg = torch.load(out / "gates" / "qwen3vl-rg" / "trimkv_weights.pth", map_location="cpu")
     torch.save(collections.OrderedDict(rg), out / "bad" / "ordered-dict.pth")
     torch.save(rg, out / "bad" / "legacy.pth", _use_new_zipfile_serialization=False)
 
