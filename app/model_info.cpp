@@ -352,6 +352,7 @@ WeightsInfo inspect_weights(const ModelFiles& m, Family family, const ModelInfo&
 
 std::optional<GateInfo> inspect_gates(const GateFiles& g, Family family, const ModelInfo& info,
                                       const fs::path& base_config) {
+  if (g.weights.empty()) return std::nullopt;  // listed in `missing`
   const auto json = read_json_file(g.config);
   const ConfigObject top(json, g.config.string());
   // trimkv keeps the gate fields in text_config for VLMs and at the top level for LLMs.
@@ -360,7 +361,6 @@ std::optional<GateInfo> inspect_gates(const GateFiles& g, Family family, const M
     if (text && text->has(key)) return &*text;
     return top.has(key) ? &top : nullptr;
   };
-  if (g.weights.empty()) return std::nullopt;  // listed in `missing`
   GateInfo gi;
   gi.config = g.config.string();
   gi.base_model = g.base_model;
