@@ -85,13 +85,17 @@ build() {
     export CCACHE_SLOPPINESS="${CCACHE_SLOPPINESS:-pch_defines,time_macros,include_file_mtime,include_file_ctime}"
     ccache --max-size=8G >/dev/null
   fi
-  if [[ ! -f "$BUILD/CMakeCache.txt" ]]; then
-    say "configuring $BUILD"
-    # shellcheck disable=SC2086
-    cmake -S "$ROOT" -B "$BUILD" "${gen[@]}" "${launcher[@]}" -DCMAKE_BUILD_TYPE=Release \
+  # Configured every time (seconds when nothing changed) so a new venv or option takes effect.
+  say "configuring $BUILD"
+  local log="$BUILD/configure.log"
+  mkdir -p "$BUILD"
+  # shellcheck disable=SC2086
+  if ! cmake -S "$ROOT" -B "$BUILD" "${gen[@]}" "${launcher[@]}" -DCMAKE_BUILD_TYPE=Release \
       -DCMAKE_PREFIX_PATH="$(torch_prefix)" -DTRIMVL_PYTHON="$VENV/bin/python" \
       -DTRIMVL_SHARED_DIR="$SHARED" -DTRIMVL_CACHE_DIR="$CACHE" -DTRIMVL_MEDIA=ON -DTRIMVL_GUI=ON \
-      ${TRIMVL_CMAKE_ARGS:-} >&2
+      ${TRIMVL_CMAKE_ARGS:-} >"$log" 2>&1; then
+    cat "$log" >&2
+    die "configure failed (log: $log)"
   fi
   say "building ($JOBS jobs)"
   cmake --build "$BUILD" -j "$JOBS" >&2
