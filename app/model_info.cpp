@@ -8,7 +8,7 @@
 #include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
-#include "app/config_json.h"
+#include "kernels/runtime/config_json.h"
 #include "cache/gate_checkpoint.h"
 #include "kernels/io/safetensors.h"
 #include "kernels/runtime/dtype.h"

@@ -9,7 +9,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include "app/config_json.h"
+#include "kernels/runtime/config_json.h"
 #include "kernels/runtime/error.h"
 
 namespace trimvl::app {

@@ -14,7 +14,7 @@
 
 #include "kernels/runtime/error.h"
 
-namespace trimvl::app {
+namespace trimvl {
 
 // Parses a JSON file; NotFound if it does not exist, InvalidInput with line and column if it is not
 // valid JSON.
@@ -54,4 +54,4 @@ class ConfigObject {
   std::string file_, path_;
 };
 
-}  // namespace trimvl::app
+}  // namespace trimvl

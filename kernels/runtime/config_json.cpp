@@ -1,10 +1,10 @@
-#include "app/config_json.h"
+#include "kernels/runtime/config_json.h"
 
 #include <cmath>
 #include <fstream>
 #include <sstream>
 
-namespace trimvl::app {
+namespace trimvl {
 namespace {
 
 std::string describe(const nlohmann::json& v) {
@@ -130,4 +130,4 @@ std::optional<ConfigObject> ConfigObject::object(std::string_view key) const {
   return ConfigObject(at(key), file_, key_path(key));
 }
 
-}  // namespace trimvl::app
+}  // namespace trimvl
