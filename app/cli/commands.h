@@ -6,5 +6,6 @@
 
 namespace trimvl::cli {
 
+void register_tokenize(CLI::App& app);
 
 }  // namespace trimvl::cli

@@ -42,6 +42,7 @@ int main(int argc, char** argv) {
     else if (verbosity == 1) trimvl::log::set_level(trimvl::log::Level::Debug);
   });
 
+  trimvl::cli::register_tokenize(app);
 
   try {
     app.parse(argc, argv);

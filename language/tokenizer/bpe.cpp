@@ -59,7 +59,7 @@ void Bpe::read_vocab(const ConfigNode& vocab) {
 
 void Bpe::read_merges(const ConfigNode& merges) {
   const std::vector<ConfigNode> entries = merges.elements();
-  merges_.reserve(entries.size());
+  merges_ = MergeTable(entries.size());
   for (std::size_t rank = 0; rank < entries.size(); ++rank) {
     const ConfigNode& entry = entries[rank];
     std::string left, right;
@@ -88,7 +88,7 @@ void Bpe::read_merges(const ConfigNode& merges) {
     if (!merged_id)
       entry.fail(fmt::format("merge '{} {}' produces '{}', which is not in the vocabulary", left, right, merged));
     // A repeated pair takes its last rank, as HF's map construction does.
-    merges_[pair_key(*left_id, *right_id)] = Merge{static_cast<uint32_t>(rank), *merged_id};
+    merges_.set(*left_id, *right_id, {static_cast<uint32_t>(rank), *merged_id});
   }
 }
 
@@ -173,9 +173,9 @@ void Bpe::merge(std::vector<int32_t>& symbols) const {
   const auto push = [&](int32_t pos) {
     const int32_t next = nodes[pos].next;
     if (next < 0) return;
-    const auto it = merges_.find(pair_key(nodes[pos].id, nodes[next].id));
-    if (it == merges_.end()) return;
-    heap.push_back({it->second.rank, static_cast<uint32_t>(pos), it->second.id});
+    const MergeTable::Merge* merge = merges_.find(nodes[pos].id, nodes[next].id);
+    if (merge == nullptr) return;
+    heap.push_back({merge->rank, static_cast<uint32_t>(pos), merge->id});
     std::push_heap(heap.begin(), heap.end(), std::greater<>{});
   };
   for (int32_t k = 0; k + 1 < n; ++k) push(k);
@@ -186,8 +186,8 @@ void Bpe::merge(std::vector<int32_t>& symbols) const {
     Node& left = nodes[top.pos];
     if (!left.alive || left.next < 0) continue;
     Node& right = nodes[left.next];
-    const auto it = merges_.find(pair_key(left.id, right.id));
-    if (it == merges_.end() || it->second.id != top.merged) continue;
+    const MergeTable::Merge* merge = merges_.find(left.id, right.id);
+    if (merge == nullptr || merge->id != top.merged) continue;
     left.id = top.merged;
     right.alive = false;
     left.next = right.next;

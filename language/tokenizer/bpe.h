@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "language/tokenizer/config_node.h"
+#include "language/tokenizer/merge_table.h"
 #include "language/tokenizer/word_cache.h"
 
 namespace trimvl::tok {
@@ -36,13 +37,6 @@ class Bpe {
     using is_transparent = void;
     std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
-  struct Merge {
-    uint32_t rank;
-    int32_t id;
-  };
-  static uint64_t pair_key(int32_t a, int32_t b) {
-    return (static_cast<uint64_t>(static_cast<uint32_t>(a)) << 32) | static_cast<uint32_t>(b);
-  }
 
   void read_vocab(const ConfigNode& vocab);
   void read_merges(const ConfigNode& merges);
@@ -55,7 +49,7 @@ class Bpe {
   std::unordered_map<std::string, int32_t, StringHash, std::equal_to<>> vocab_;
   std::vector<std::string> tokens_;    // by id; holes are empty strings with has_id_ false
   std::vector<bool> has_id_;
-  std::unordered_map<uint64_t, Merge> merges_;
+  MergeTable merges_;
   std::unordered_map<char32_t, int32_t> char_ids_;  // single-character tokens
   std::array<int32_t, 256> byte_ids_{};              // <0xXX> tokens, -1 when absent
 
