@@ -23,7 +23,7 @@ Pipeline::Pipeline(const ConfigNode& root) : decoder_(Decoder::from_config(nullp
   vocab_size_ = std::max(model_->max_id(), added_.max_id()) + 1;
 }
 
-void Pipeline::encode(std::string_view text, bool add_special_tokens, std::vector<int32_t>& ids) const {
+std::vector<int32_t> Pipeline::encode(std::string_view text, bool add_special_tokens) const {
   std::vector<int32_t> out;
   out.reserve(text.size() / 3 + 8);
   // Added tokens are matched in the raw text first; the text between them is normalized, then
@@ -45,7 +45,7 @@ void Pipeline::encode(std::string_view text, bool add_special_tokens, std::vecto
     });
   });
   if (post_processor_) post_processor_->process(out, add_special_tokens);
-  ids.insert(ids.end(), out.begin(), out.end());
+  return out;
 }
 
 void Pipeline::encode_text(std::string_view text, bool at_start, std::vector<int32_t>& ids) const {

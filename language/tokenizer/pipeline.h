@@ -24,8 +24,8 @@ class Pipeline {
   // `root`: the whole tokenizer.json.
   explicit Pipeline(const ConfigNode& root);
 
-  // Appends the ids of `text`, which must be valid UTF-8.
-  void encode(std::string_view text, bool add_special_tokens, std::vector<int32_t>& ids) const;
+  // The ids of `text`, which must be valid UTF-8.
+  std::vector<int32_t> encode(std::string_view text, bool add_special_tokens) const;
 
   // Feeds one id to a decoding; ids without a token, and special tokens when skipping them,
   // are left out (as HF's decode does).

@@ -78,9 +78,13 @@ void Regex::for_each_match(std::string_view subject,
     // matching quadratic in the segment length.
     const int rc = pcre2_match(code, data, subject.size(), pos, PCRE2_NO_UTF_CHECK, s.match_data, s.context);
     if (rc == PCRE2_ERROR_NOMATCH) return;
-    if (rc < 0)
-      throw Error(fmt::format("regex /{}/ failed on a {}-byte input: {}", pattern_, subject.size(),
-                              pcre2_message(rc)), Error::Kind::Internal);
+    if (rc < 0) {
+      // Resource limits depend on the pattern and the text, both user input; anything else is ours.
+      const bool limit = rc == PCRE2_ERROR_MATCHLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT ||
+                         rc == PCRE2_ERROR_HEAPLIMIT || rc == PCRE2_ERROR_JIT_STACKLIMIT;
+      throw Error(fmt::format("regex /{}/ failed on a {}-byte input: {}", pattern_, subject.size(), pcre2_message(rc)),
+                  limit ? Error::Kind::InvalidInput : Error::Kind::Internal);
+    }
     const PCRE2_SIZE* ovector = pcre2_get_ovector_pointer(s.match_data);
     const std::size_t start = ovector[0], end = ovector[1];
     if (start == end && start == last_end) {

@@ -54,15 +54,10 @@ Tokenizer Tokenizer::from_dir(const std::filesystem::path& dir) {
 }
 
 std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_special_tokens) const {
-  std::vector<int32_t> ids;
-  if (tok::utf8::is_valid(text)) {
-    pipeline_->encode(text, add_special_tokens, ids);
-  } else {
-    std::string replaced;
-    tok::utf8::decode_lossy(text, replaced);
-    pipeline_->encode(replaced, add_special_tokens, ids);
-  }
-  return ids;
+  if (tok::utf8::is_valid(text)) return pipeline_->encode(text, add_special_tokens);
+  std::string replaced;
+  tok::utf8::decode_lossy(text, replaced);
+  return pipeline_->encode(replaced, add_special_tokens);
 }
 
 std::string Tokenizer::decode(std::span<const int32_t> ids, bool skip_special_tokens) const {

@@ -1,15 +1,15 @@
 #pragma once
 // A bounded, thread-safe memo of word -> ids for the BPE model. Natural text repeats a small set
-// of words, so most pieces skip the merge loop. Sharded by hash so concurrent encoders rarely
-// contend; a full shard is cleared (cheap, and it adapts to a changing text mix). A cache only:
-// results never depend on what it holds.
+// of words, so most pieces skip the merge loop. Laid out like a hardware cache: a fixed array
+// of slots indexed by the word's hash (a colliding word replaces the previous one), split into
+// independently locked shards so concurrent encoders rarely contend. A cache only: results
+// never depend on what it holds.
 #include <array>
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 namespace trimvl::tok {
@@ -18,7 +18,7 @@ class WordCache {
  public:
   static constexpr std::size_t kMaxWordBytes = 256;  // longer words are rare and not worth keeping
 
-  explicit WordCache(std::size_t capacity = 1 << 16) : shard_capacity_(capacity / kShards + 1) {}
+  WordCache();
 
   // Appends the cached ids of `word` to `out` and returns true, or returns false.
   bool lookup(std::string_view word, std::vector<int32_t>& out) const;
@@ -26,17 +26,20 @@ class WordCache {
 
  private:
   static constexpr std::size_t kShards = 16;
-  struct StringHash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  static constexpr std::size_t kSlotsPerShard = 4096;
+  struct Slot {
+    std::size_t hash = 0;
+    std::string word;  // empty: unused (the model never sees empty words)
+    std::vector<int32_t> ids;
   };
   struct Shard {
     std::mutex mutex;
-    std::unordered_map<std::string, std::vector<int32_t>, StringHash, std::equal_to<>> map;
+    std::vector<Slot> slots;
   };
-  Shard& shard(std::size_t hash) const { return shards_[hash % kShards]; }
+  // The low bits pick the slot, the high bits the shard, so the two choices are independent.
+  Shard& shard_of(std::size_t hash) const { return shards_[(hash >> 56) % kShards]; }
+  static std::size_t slot_of(std::size_t hash) { return hash & (kSlotsPerShard - 1); }
 
-  std::size_t shard_capacity_;
   mutable std::array<Shard, kShards> shards_;
 };
 
