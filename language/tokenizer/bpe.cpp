@@ -9,8 +9,6 @@ namespace trimvl::tok {
 
 namespace {
 
-// Vocabularies are dense in practice; ids far beyond the vocabulary size point at a broken file
-// and would make the id -> token table huge.
 constexpr int64_t kMaxId = std::numeric_limits<int32_t>::max() / 2;
 
 }  // namespace
@@ -43,6 +41,9 @@ void Bpe::read_vocab(const ConfigNode& vocab) {
     vocab_.emplace(token, id);
     max_id = std::max<int64_t>(max_id, id);
   }
+  // Ids index a table, so they must be dense enough for it (real vocabularies have no gaps).
+  if (max_id >= 2 * static_cast<int64_t>(vocab_.size()) + 1024)
+    vocab.fail(fmt::format("ids are too sparse: the largest is {} for {} tokens", max_id, vocab_.size()));
   tokens_.assign(static_cast<std::size_t>(max_id + 1), std::string());
   has_id_.assign(tokens_.size(), false);
   for (const auto& [token, id] : vocab_) {

@@ -24,12 +24,12 @@ bool ConfigNode::has(std::string_view key) const {
 
 ConfigNode ConfigNode::at(std::string_view key) const {
   if (!has(key)) fail(fmt::format("missing required key '{}'", key));
-  return ConfigNode(*value_->find(key), child_where(key), file_);
+  return ConfigNode(*value_->find(key), child_where(key), file_, depth_ + 1);
 }
 
 std::optional<ConfigNode> ConfigNode::find(std::string_view key) const {
   if (!has(key)) return std::nullopt;
-  return ConfigNode(*value_->find(key), child_where(key), file_);
+  return ConfigNode(*value_->find(key), child_where(key), file_, depth_ + 1);
 }
 
 std::vector<ConfigNode> ConfigNode::elements() const {
@@ -37,7 +37,7 @@ std::vector<ConfigNode> ConfigNode::elements() const {
   std::vector<ConfigNode> out;
   out.reserve(value_->size());
   for (std::size_t i = 0; i < value_->size(); ++i)
-    out.emplace_back((*value_)[i], fmt::format("{}[{}]", where_, i), file_);
+    out.emplace_back((*value_)[i], fmt::format("{}[{}]", where_, i), file_, depth_ + 1);
   return out;
 }
 
@@ -45,8 +45,14 @@ std::vector<std::pair<std::string, ConfigNode>> ConfigNode::members() const {
   expect(value_->is_object(), "an object");
   std::vector<std::pair<std::string, ConfigNode>> out;
   out.reserve(value_->size());
-  for (const auto& [key, value] : value_->items()) out.emplace_back(key, ConfigNode(value, child_where(key), file_));
+  for (const auto& [key, value] : value_->items())
+    out.emplace_back(key, ConfigNode(value, child_where(key), file_, depth_ + 1));
   return out;
+}
+
+std::string ConfigNode::type() const {
+  if (depth_ > kMaxDepth) fail(fmt::format("components nested more than {} levels deep", kMaxDepth));
+  return string("type");
 }
 
 std::string ConfigNode::as_string() const {

@@ -19,8 +19,8 @@ namespace trimvl::tok {
 
 class ConfigNode {
  public:
-  ConfigNode(const nlohmann::json& value, std::string where, std::shared_ptr<const std::string> file)
-      : value_(&value), where_(std::move(where)), file_(std::move(file)) {}
+  ConfigNode(const nlohmann::json& value, std::string where, std::shared_ptr<const std::string> file, int depth = 0)
+      : value_(&value), where_(std::move(where)), file_(std::move(file)), depth_(depth) {}
 
   const nlohmann::json& json() const { return *value_; }
   const std::string& where() const { return where_; }
@@ -42,8 +42,10 @@ class ConfigNode {
   int64_t as_integer() const;
   // A string that must hold exactly one character (Strip.content, Metaspace.replacement, ...).
   char32_t character(std::string_view key) const;
-  // The "type" tag of a component.
-  std::string type() const { return string("type"); }
+  // The "type" tag of a component. Components nest (Sequence), and their parsers recurse, so a
+  // component deeper than kMaxDepth JSON levels is rejected before it can exhaust the stack.
+  std::string type() const;
+  static constexpr int kMaxDepth = 64;
 
   [[noreturn]] void fail(const std::string& message, Error::Kind kind = Error::Kind::InvalidInput) const;
   [[noreturn]] void unsupported(const std::string& what) const { fail(what, Error::Kind::Unsupported); }
@@ -55,6 +57,7 @@ class ConfigNode {
   const nlohmann::json* value_;
   std::string where_;
   std::shared_ptr<const std::string> file_;
+  int depth_;
 };
 
 }  // namespace trimvl::tok

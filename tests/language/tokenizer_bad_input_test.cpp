@@ -124,6 +124,14 @@ TEST_F(BadTokenizerFile, UnknownComponentTypes) {
   expect_error(root, Kind::Unsupported, {"decoder.decoders[1]", "ByteLevel after a ByteLevel or Fuse"});
 }
 
+TEST_F(BadTokenizerFile, ComponentsNestedTooDeeply) {
+  json root = valid();
+  json normalizer = {{"type", "NFC"}};
+  for (int i = 0; i < 100; ++i) normalizer = {{"type", "Sequence"}, {"normalizers", {normalizer}}};
+  root["normalizer"] = normalizer;
+  expect_error(root, Kind::InvalidInput, {"normalizer.normalizers[0]", "nested more than 64 levels deep"});
+}
+
 TEST_F(BadTokenizerFile, MergesOutsideTheVocabulary) {
   json root = valid();
   root["model"]["merges"] = json::array({json::array({"a", "b"}), json::array({"b", "z"})});
@@ -155,6 +163,9 @@ TEST_F(BadTokenizerFile, MalformedFields) {
   json root = valid();
   root["model"]["vocab"]["c"] = -1;
   expect_error(root, Kind::InvalidInput, {"model.vocab", "token 'c' has id -1"});
+  root = valid();
+  root["model"]["vocab"]["c"] = 1'000'000'000;
+  expect_error(root, Kind::InvalidInput, {"model.vocab", "ids are too sparse: the largest is 1000000000 for 4 tokens"});
   root = valid();
   root["model"]["vocab"] = json::array();
   expect_error(root, Kind::InvalidInput, {"model.vocab: expected an object, got array"});
