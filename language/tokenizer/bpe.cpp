@@ -14,8 +14,6 @@ constexpr int64_t kMaxId = std::numeric_limits<int32_t>::max() / 2;
 }  // namespace
 
 Bpe::Bpe(const ConfigNode& model) : file_(model.file()) {
-  if (model.has("type") && model.type() != "BPE")
-    model.at("type").unsupported(fmt::format("unsupported model type '{}' (trimvl implements BPE)", model.type()));
   if (const auto dropout = model.find("dropout")) {
     if (!dropout->json().is_number()) dropout->fail("expected a number");
     if (dropout->json().get<double>() != 0.0) dropout->unsupported("BPE dropout is not supported (it makes encoding random)");

@@ -22,6 +22,7 @@ namespace trimvl::tok {
 
 class Bpe {
  public:
+  // `model`: tokenizer.json's "model" (its type is the caller's to check).
   explicit Bpe(const ConfigNode& model);
 
   // Appends the ids of one pre-tokenized piece (non-empty, valid UTF-8) to `ids`.

@@ -449,15 +449,17 @@ Decoder::~Decoder() = default;
 Decoder Decoder::from_config(const ConfigNode* node) {
   Decoder decoder;
   bool joined = false;
+  decoder.present_ = node != nullptr;
   if (node != nullptr) add_steps(*node, decoder.steps_, joined);
   return decoder;
 }
 
 DecodeRun Decoder::start() const {
   DecodeRun run;
-  // Built back to front: each stage needs its successor. Without a decoder HF joins with spaces.
+  // Built back to front: each stage needs its successor. Without a decoder HF joins tokens with
+  // spaces; with one (even an empty Sequence), with nothing.
   std::vector<std::unique_ptr<DecodeStage>> reversed;
-  reversed.push_back(std::make_unique<Collect>(run.output_.get(), steps_.empty()));
+  reversed.push_back(std::make_unique<Collect>(run.output_.get(), !present_));
   std::vector<bool> joined_before(steps_.size() + 1, false);
   for (std::size_t i = 0; i < steps_.size(); ++i) joined_before[i + 1] = joined_before[i] || steps_[i]->joins();
   for (std::size_t i = steps_.size(); i-- > 0;)

@@ -53,6 +53,7 @@ class Decoder {
 
  private:
   Decoder();
+  bool present_ = false;  // tokenizer.json has a decoder
   std::vector<std::unique_ptr<DecodeStep>> steps_;
 };
 

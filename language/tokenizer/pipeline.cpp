@@ -6,7 +6,8 @@ namespace trimvl::tok {
 
 Pipeline::Pipeline(const ConfigNode& root) : decoder_(Decoder::from_config(nullptr)) {
   if (root.has("version") && root.string("version") != "1.0")
-    root.at("version").unsupported(fmt::format("unknown tokenizer.json version '{}' (expected 1.0)", root.string("version")));
+    root.at("version").unsupported(
+        fmt::format("unknown tokenizer.json version '{}' (expected 1.0)", root.string("version")));
   const ConfigNode model = root.at("model");
   const bool is_bpe = model.has("type") ? model.type() == "BPE" : model.has("merges");
   if (!is_bpe)

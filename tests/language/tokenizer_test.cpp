@@ -142,6 +142,14 @@ TEST(AddedTokens, SplitTheRawTextEvenInsideWords) {
   EXPECT_EQ(t.vocab_size(), 29);
 }
 
+TEST(Decode, AnEmptyDecoderSequenceJoinsWithNothing) {
+  // Reference: HF's decode of the same file ("a <x> b" with "decoder": null).
+  const json decoder = {{"type", "Sequence"}, {"decoders", json::array()}};
+  const Tokenizer t = load(config(char_vocab(), json::array(), json::object(),
+                                  {{"decoder", decoder}, {"added_tokens", {added("<x>", 28)}}}));
+  EXPECT_EQ(t.decode(Ids{0, 28, 1}), "a<x>b");
+}
+
 TEST(AddedTokens, LeftmostLongestMatch) {
   const Tokenizer t = load(config(char_vocab(), json::array(), json::object(),
                                   {{"added_tokens", {added("<x>", 28), added("<x><y>", 29), added("y>", 30)}}}));
