@@ -4,16 +4,19 @@
 Builds a deterministic corpus of more than 1 MB without network access: prose (docstrings) and code
 from Python standard-library sources, constructed multilingual text (CJK, Korean, Arabic, Hebrew,
 Cyrillic, Greek, Devanagari, Thai, Vietnamese), emoji and ZWJ sequences, whitespace runs, numbers,
-CRLF line ends, special-token strings inside text, decomposed characters that NFC composes, and
-invalid UTF-8. Then records, for the real Qwen3 and Llama-2 tokenizer.json files and for variants
-of them that exercise the components the real files do not use:
+CRLF line ends, special-token strings inside text, decomposed characters that NFC composes, letters
+and digits of Unicode 15/16, and invalid UTF-8. Then records, for the real Qwen3 and Llama-2
+tokenizer.json files and for variants of them that exercise the components the real files do not
+use (11 of them, two trained here with BPE options the real files lack):
 
   <name>.json   ids for every sample (add_special_tokens false; true for every 7th sample),
                 decode() of those ids with and without skip_special_tokens, decode() of random id
                 sequences, id_to_token() of sampled ids, get_vocab_size(with_added_tokens=True).
   corpus.json   the samples: {"text": str} or, where the bytes are not UTF-8, {"hex": str,
                 "text": the bytes decoded with errors="replace"}.
-  variants/<name>.tokenizer.json   the variant tokenizer files.
+  variants/<name>.tokenizer.json   the variant tokenizer files; variants/<name>.json their
+                outputs on variants/corpus.json (every 10th sample and targeted cases).
+  classes.json  the code points HF's regex engine matches for 61 single-character patterns.
 
 Standard-library sources come from the venv's interpreter, which requirements.txt pins with the
 rest; the corpus is written out, so the C++ test never depends on them directly.
