@@ -48,10 +48,6 @@ Scratch& scratch() {
   return s;
 }
 
-}  // namespace
-
-namespace {
-
 struct Compiled {
   pcre2_code* code;
   int error;
