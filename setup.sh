@@ -106,6 +106,7 @@ deps() { install_apt; install_venv; }
 run_demo() {
   local model="$CACHE/demo/qwen3vl-tiny"
   say "main job: inspect the demo checkpoint and tokenize with the Qwen3 tokenizer"
+  say "note: the demo checkpoint is tiny and UNTRAINED (random weights); point trimvl at a real snapshot for real answers"
   "$VENV/bin/python" "$ROOT/tests/golden/make_demo_checkpoint.py" --tokenizer "$SHARED/assets/qwen3-tokenizer" --out "$model" >&2
   "$BUILD/app/trimvl" info "$model"
   "$BUILD/app/trimvl" tokenize -m "$model" "Describe the image: <|vision_start|><|image_pad|><|vision_end|> in 10 words, please."
