@@ -23,7 +23,7 @@ struct Golden {
   // The base model a gate directory names: the hub repo, or a relative path to a model folder.
   const nlohmann::json& base_of(const nlohmann::json& gate) const {
     const std::string base = gate.at("base_model");
-    const std::string key = base == expected.at("hub_repo") ? "qwen3vl" : std::filesystem::path(base).filename().string();
+    const std::string key = base == expected.at("hub_repo").get<std::string>() ? "qwen3vl" : std::filesystem::path(base).filename().string();
     return expected.at("models").at(key);
   }
 
