@@ -59,5 +59,30 @@ TEST(Qwen3VLTextGpu, Bf16OnCudaFollowsFp32OnCpu) {
   EXPECT_TRUE(test::all_close(actual, expected, 0.0, 2e-2 * scale, "bf16 CUDA logits"));
 }
 
+// The attention the decoder relies on, alone and in fp32: on CUDA, FullCache's GQA attention with
+// the end-aligned causal mask (a chunk after earlier tokens) and decode steps gives what it gives
+// on the CPU, within fp32 accumulation-order differences.
+TEST(Qwen3VLTextGpu, CacheAttentionOnCudaMatchesCpu) {
+  TRIMVL_REQUIRE_CUDA();
+  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(4);
+  const at::Tensor q = at::normal(0.0, 1.0, {9, 6, 64}, gen), k = at::normal(0.0, 1.0, {9, 2, 64}, gen),
+                   v = at::normal(0.0, 1.0, {9, 2, 64}, gen);
+  const auto run = [&](c10::Device device) {
+    cache::FullCache cache(1);
+    std::vector<at::Tensor> outs;
+    int64_t start = 0;
+    for (const int64_t size : {5, 3, 1}) {
+      cache::ForwardScope forward(cache, ForwardTokens::uniform(size, Modality::Text));
+      outs.push_back(cache.attend(0, q.narrow(0, start, size).to(device), k.narrow(0, start, size).to(device),
+                                  v.narrow(0, start, size).to(device), at::Tensor(), 0.125)
+                         .to(at::kCPU));
+      forward.commit();
+      start += size;
+    }
+    return at::cat(outs);
+  };
+  EXPECT_TRUE(test::all_close(run(at::Device(at::kCUDA, 0)), run(at::kCPU), 1e-4, 1e-5, "CUDA attention"));
+}
+
 }  // namespace
 }  // namespace trimvl::qwen3vl
