@@ -10,6 +10,7 @@
 #include <cstdint>
 
 #include <ATen/core/Tensor.h>
+#include <c10/core/Device.h>
 #include <c10/core/ScalarType.h>
 
 #include "language/qwen3vl/text_config.h"
@@ -23,17 +24,18 @@ struct RotaryTables {
 
 class Rotary {
  public:
-  explicit Rotary(const TextConfig& config);
+  // Frequencies are computed on the CPU (as HF computes its inv_freq buffer) and kept on `device`.
+  Rotary(const TextConfig& config, c10::Device device);
 
-  // position_ids: [3, T] int64 (t, h, w rows) on the compute device.
+  // position_ids: [3, T] int64 (t, h, w rows) on the rotary's device.
   RotaryTables tables(const at::Tensor& position_ids, c10::ScalarType dtype) const;
 
   // x: [T, H, head_dim].
   static at::Tensor apply(const at::Tensor& x, const RotaryTables& tables);
 
  private:
-  at::Tensor inv_freq_;  // [head_dim / 2] fp32, CPU
-  at::Tensor axis_;      // [head_dim / 2] int64, CPU: the position row each pair reads
+  at::Tensor inv_freq_;  // [head_dim / 2] fp32
+  at::Tensor axis_;      // [head_dim / 2] int64: the position row each pair reads
 };
 
 }  // namespace trimvl::qwen3vl

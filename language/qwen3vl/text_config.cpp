@@ -7,6 +7,9 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "kernels/runtime/config_json.h"
+#include "kernels/runtime/error.h"
+
 namespace trimvl::qwen3vl {
 namespace {
 

@@ -19,7 +19,9 @@
 #include <string>
 #include <vector>
 
-#include "kernels/runtime/config_json.h"
+namespace trimvl {
+class ConfigObject;  // kernels/runtime/config_json.h
+}
 
 namespace trimvl::qwen3vl {
 

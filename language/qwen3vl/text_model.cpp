@@ -30,7 +30,7 @@ TextModel::TextModel(const TextConfig& config, const io::WeightLoader::Scope& la
     : config_(supported(config)),
       embed_tokens_(language_model.scope("embed_tokens").take("weight", {config.vocab_size, config.hidden_size})),
       norm_(language_model.scope("norm"), config.hidden_size, config.rms_norm_eps),
-      rotary_(config) {
+      rotary_(config, embed_tokens_.device()) {
   const auto layers = language_model.scope("layers");
   layers_.reserve(static_cast<size_t>(config.num_hidden_layers));
   for (int i = 0; i < config.num_hidden_layers; ++i) layers_.emplace_back(config, layers.scope(i), i);

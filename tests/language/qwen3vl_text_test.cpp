@@ -137,7 +137,7 @@ TEST(Rotary, InterleavesTheThreeAxes) {
   c.head_dim = 12;
   c.mrope_section = {3, 2, 1};
   c.rope_theta = 100.0;
-  const Rotary rotary(c);
+  const Rotary rotary(c, at::kCPU);
   const at::Tensor positions = at::tensor({5, 7, 3, 2, 11, 13}, at::kLong).view({3, 2});  // rows t, h, w
   const RotaryTables tables = rotary.tables(positions, at::kFloat);
   ASSERT_EQ(tables.cos.sizes(), (std::vector<int64_t>{2, 1, 12}));
