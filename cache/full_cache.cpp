@@ -69,9 +69,12 @@ at::Tensor FullCache::attend(int layer_index, const at::Tensor& q, const at::Ten
   const at::Tensor keys = layer.k.narrow(1, 0, total).unsqueeze(0);
   const at::Tensor values = layer.v.narrow(1, 0, total).unsqueeze(0);
   std::optional<at::Tensor> mask;
-  if (past > 0 && pending_ > 1) {  // new token i sees keys 0 .. past + i
-    const auto positions = at::TensorOptions().dtype(at::kLong).device(q.device());
-    mask = at::arange(total, positions).unsqueeze(0) <= (at::arange(pending_, positions) + past).unsqueeze(1);
+  if (past > 0 && pending_ > 1) {  // new token i sees keys 0 .. past + i; the same for every layer
+    if (!mask_.defined()) {
+      const auto positions = at::TensorOptions().dtype(at::kLong).device(q.device());
+      mask_ = at::arange(total, positions).unsqueeze(0) <= (at::arange(pending_, positions) + past).unsqueeze(1);
+    }
+    mask = mask_;
   }
   const bool causal = past == 0 && pending_ > 1;
   const at::Tensor out = at::scaled_dot_product_attention(query, keys, values, mask, 0.0, causal, scale,
@@ -85,6 +88,7 @@ void FullCache::end_forward() {
     TRIMVL_CHECK(layers_[i].attended, "end_forward: layer {} was not attended", i);
   seen_ += pending_;
   pending_ = -1;
+  mask_ = at::Tensor();
   for (Layer& layer : layers_) layer.attended = false;
 }
 
@@ -93,6 +97,7 @@ void FullCache::abort_forward() noexcept {
   // What the forward wrote lies beyond seen_ and is overwritten by the next one.
   modality_.resize(static_cast<size_t>(seen_));
   pending_ = -1;
+  mask_ = at::Tensor();
   for (Layer& layer : layers_) layer.attended = false;
 }
 

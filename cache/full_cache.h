@@ -48,6 +48,7 @@ class FullCache final : public KvCache {
   std::vector<Modality> modality_;
   int64_t seen_ = 0;
   int64_t pending_ = -1;  // tokens of the forward in progress; -1 outside a forward
+  at::Tensor mask_;       // the forward's causal mask, built by its first attend when needed
 };
 
 }  // namespace trimvl::cache
