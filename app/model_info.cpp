@@ -13,6 +13,7 @@
 #include "kernels/io/safetensors.h"
 #include "kernels/runtime/dtype.h"
 #include "kernels/runtime/error.h"
+#include "language/qwen3vl/text_config.h"
 
 namespace trimvl::app {
 namespace fs = std::filesystem;
@@ -22,9 +23,9 @@ enum class Family { Qwen3VL, Llava, Llm };
 
 // ---- config.json --------------------------------------------------------------------------------
 
-// transformers 4.57.1 class defaults for text keys a config leaves out (configuration_qwen3_vl.py,
-// configuration_qwen3.py, configuration_llama.py). Keys written as null take the fallbacks HF
-// applies to None.
+// transformers 4.57.1 class defaults for text keys a config leaves out (configuration_qwen3.py,
+// configuration_llama.py; Qwen3-VL's are qwen3vl::TextConfig's, which the decoder runs with).
+// Keys written as null take the fallbacks HF applies to None.
 struct TextDefaults {
   int64_t vocab_size, hidden_size, intermediate_size, num_hidden_layers, num_attention_heads;
   std::optional<int64_t> num_key_value_heads;  // nullopt: num_attention_heads
@@ -32,7 +33,6 @@ struct TextDefaults {
   int64_t max_position_embeddings;
   double rope_theta;
 };
-const TextDefaults kQwen3VLTextDefaults{151936, 4096, 22016, 32, 32, 32, 128, 128000, 5000000.0};
 const TextDefaults kQwen3Defaults{151936, 4096, 22016, 32, 32, 32, 128, 32768, 10000.0};
 const TextDefaults kLlamaDefaults{32000, 4096, 11008, 32, 32, std::nullopt, std::nullopt, 2048, 10000.0};
 
@@ -51,7 +51,7 @@ void check_positive(const ConfigObject& c, std::string_view key, int64_t value) 
   if (value <= 0) throw c.error(key, fmt::format("must be positive, got {}", value));
 }
 
-TextInfo parse_text(const ConfigObject& c, const TextDefaults& d, std::string model_type, bool mrope) {
+TextInfo parse_text(const ConfigObject& c, const TextDefaults& d, std::string model_type) {
   TextInfo t;
   t.model_type = std::move(model_type);
   t.hidden_size = c.integer("hidden_size", d.hidden_size);
@@ -88,21 +88,13 @@ TextInfo parse_text(const ConfigObject& c, const TextDefaults& d, std::string mo
   else if (parameters && parameters->has("rope_theta")) t.rope_theta = parameters->number("rope_theta");
   else t.rope_theta = d.rope_theta;
   t.rope_type = rope ? rope->string("rope_type", rope->string("type", "default")) : "default";
-  if (mrope) {
-    if (!rope)
-      throw Error(fmt::format("missing key '{}': Qwen3-VL needs it for the M-RoPE section (transformers 4.57 cannot "
-                              "build the model without it; transformers 5 writes rope_parameters)",
-                              c.key_path("rope_scaling"))).file(c.file());
-    // 4.57 always interleaves and defaults the section to [24, 20, 20].
-    auto section = rope->integers("mrope_section", {24, 20, 20});
-    int64_t sum = 0;
-    for (auto s : section) sum += s;
-    if (section.size() != 3 || 2 * sum != t.head_dim || *std::min_element(section.begin(), section.end()) < 0)
-      throw rope->error("mrope_section", fmt::format("[{}] must be three counts summing to head_dim / 2 = {}",
-                                                     fmt::join(section, ", "), t.head_dim / 2));
-    t.mrope_section = std::move(section);
-  }
   return t;
+}
+
+TextInfo qwen3vl_text_info(const qwen3vl::TextConfig& c, std::string model_type) {
+  return TextInfo{std::move(model_type), c.hidden_size, c.num_hidden_layers, c.num_attention_heads,
+                  c.num_key_value_heads, c.head_dim, c.intermediate_size, c.vocab_size, c.hidden_act, c.rms_norm_eps,
+                  c.rope_theta, c.rope_type, c.max_position_embeddings, c.tie_word_embeddings, c.mrope_section};
 }
 
 VisionInfo parse_qwen3vl_vision(const ConfigObject& v) {
@@ -193,7 +185,7 @@ ParsedConfig parse_config(const fs::path& path) {
     const auto text = top.object("text_config");
     if (!text)
       throw Error("missing key 'text_config' (Qwen3-VL's language model sizes and M-RoPE section)").file(path.string());
-    info.text = parse_text(*text, kQwen3VLTextDefaults, text->string("model_type", "qwen3_vl_text"), true);
+    info.text = qwen3vl_text_info(qwen3vl::TextConfig::parse(*text), text->string("model_type", "qwen3_vl_text"));
     const ConfigObject vision = sub_config(top, "vision_config");
     info.vision = parse_qwen3vl_vision(vision);
     if (*info.vision->out_hidden_size != info.text.hidden_size)
@@ -210,7 +202,7 @@ ParsedConfig parse_config(const fs::path& path) {
     if (text_type != "llama")
       throw Error(fmt::format("key '{}': language model '{}' is not supported (trimvl's LLaVA uses llama)",
                               text.key_path("model_type"), text_type), Error::Kind::Unsupported).file(path.string());
-    info.text = parse_text(text, kLlamaDefaults, text_type, false);
+    info.text = parse_text(text, kLlamaDefaults, text_type);
     info.vision = parse_clip_vision(top);
     LlavaProjection p;
     // LlavaConfig maps image_token_id onto image_token_index.
@@ -233,9 +225,9 @@ ParsedConfig parse_config(const fs::path& path) {
                                                           info.vision->num_layers));
     info.llava = p;
   } else if (info.model_type == "qwen3") {
-    info.text = parse_text(top, kQwen3Defaults, "qwen3", false);
+    info.text = parse_text(top, kQwen3Defaults, "qwen3");
   } else if (info.model_type == "llama") {
-    info.text = parse_text(top, kLlamaDefaults, "llama", false);
+    info.text = parse_text(top, kLlamaDefaults, "llama");
   } else {
     throw Error(fmt::format("model_type '{}' is not supported (trimvl reads qwen3_vl, llava, qwen3 and llama)",
                             info.model_type), Error::Kind::Unsupported).file(path.string());

@@ -31,6 +31,33 @@ QWEN3VL_VISION = dict(
     patch_size=16, temporal_patch_size=2, spatial_merge_size=2, num_position_embeddings=16, out_hidden_size=32,
     deepstack_visual_indexes=[0, 1])
 
+# Text-decoder parity models (gen_qwen3vl_text.py), fp32. Each stresses what the 4B-shaped one
+# above does not: "gqa4" has the 4B's head_dim 128 and GQA 4:1 on a hidden size that is not
+# heads x head_dim, three DeepStack levels on four layers, tied embeddings; "odd" has head_dim 64,
+# GQA 3:1, sizes that divide nothing, another rope_theta and eps, DeepStack taps at vision blocks
+# [0, 2] (two levels, not evenly spaced) and an untied lm_head. Special-token ids are moved into
+# the small vocabularies so get_rope_index can lay out an image. Weights are drawn 5x wider than HF's
+# default (initializer_range 0.1): at 0.02 a tied tiny model greedily repeats one token, which would
+# make the greedy comparison weak.
+QWEN3VL_PARITY = {
+    "gqa4": dict(
+        text=dict(vocab_size=1024, hidden_size=64, intermediate_size=128, num_hidden_layers=4, num_attention_heads=8,
+                  num_key_value_heads=2, head_dim=128, hidden_act="silu", rms_norm_eps=1e-6,
+                  max_position_embeddings=4096, rope_theta=5000000.0, tie_word_embeddings=True, initializer_range=0.1,
+                  rope_scaling={"rope_type": "default", "mrope_section": [24, 20, 20], "mrope_interleaved": True}),
+        vision=dict(depth=3, hidden_size=32, intermediate_size=64, num_heads=2, out_hidden_size=64,
+                    deepstack_visual_indexes=[0, 1, 2]),
+        tokens=dict(image_token_id=1000, video_token_id=1001, vision_start_token_id=1002, vision_end_token_id=1003)),
+    "odd": dict(
+        text=dict(vocab_size=1001, hidden_size=72, intermediate_size=200, num_hidden_layers=3, num_attention_heads=6,
+                  num_key_value_heads=2, head_dim=64, hidden_act="silu", rms_norm_eps=1e-5,
+                  max_position_embeddings=2048, rope_theta=1000000.0, tie_word_embeddings=False, initializer_range=0.1,
+                  rope_scaling={"rope_type": "default", "mrope_section": [12, 10, 10], "mrope_interleaved": True}),
+        vision=dict(depth=3, hidden_size=32, intermediate_size=64, num_heads=2, out_hidden_size=72,
+                    deepstack_visual_indexes=[0, 2]),
+        tokens=dict(image_token_id=990, video_token_id=991, vision_start_token_id=992, vision_end_token_id=993)),
+}
+
 # LLaVA-1.5 shaped (Llama text, CLIP vision, layer -2 features, GELU projector), shrunk; a toy
 # vocabulary, so this one ships without tokenizer files.
 LLAVA_TEXT = dict(
@@ -96,6 +123,22 @@ def llava_config() -> LlavaConfig:
 
 def qwen3_config() -> Qwen3Config:
     return Qwen3Config(**QWEN3_LLM)
+
+
+def qwen3vl_parity_config(name: str) -> Qwen3VLConfig:
+    spec = QWEN3VL_PARITY[name]
+    return Qwen3VLConfig(text_config=dict(spec["text"]), vision_config=dict(spec["vision"]),
+                         tie_word_embeddings=spec["text"]["tie_word_embeddings"], **spec["tokens"])
+
+
+def perturb_norms(module, seed: int, scale: float = 0.2) -> None:
+    """Moves every RMSNorm weight of `module` off HF's initial ones, so a norm whose weight is not
+    applied (or applied as 1 + w) changes the outputs."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in module.named_parameters():
+            if name.endswith("norm.weight"):
+                p.copy_(1 + scale * torch.randn(p.shape, generator=gen))
 
 
 def random_model(cls, config, seed: int, dtype: torch.dtype):

@@ -1,0 +1,9 @@
+#include "language/qwen3vl/lm_head.h"
+
+#include <ATen/ATen.h>
+
+namespace trimvl::qwen3vl {
+
+at::Tensor LmHead::operator()(const at::Tensor& hidden) const { return at::linear(hidden, weight_); }
+
+}  // namespace trimvl::qwen3vl

@@ -1,0 +1,33 @@
+#pragma once
+// Qwen3VLTextAttention (`self_attn`): q/k/v projections without bias; q_norm and k_norm, RMSNorms
+// over head_dim shared by all heads, applied per head before RoPE; GQA with each kv head serving
+// H_q / H_kv consecutive query heads; scale head_dim^-0.5; o_proj. The attention itself is the
+// KV cache's (cache/kv_cache.h), which stores the rotated keys.
+#include <cstdint>
+
+#include <ATen/core/Tensor.h>
+
+#include "cache/kv_cache.h"
+#include "kernels/io/weight_loader.h"
+#include "language/qwen3vl/rms_norm.h"
+#include "language/qwen3vl/rotary.h"
+#include "language/qwen3vl/text_config.h"
+
+namespace trimvl::qwen3vl {
+
+class TextAttention {
+ public:
+  TextAttention(const TextConfig& config, const io::WeightLoader::Scope& self_attn, int layer);
+
+  // x: [T, hidden], the layer's normalised input. Returns [T, hidden].
+  at::Tensor operator()(const at::Tensor& x, const RotaryTables& rope, cache::KvCache& cache) const;
+
+ private:
+  int layer_;
+  int64_t heads_, kv_heads_, head_dim_;
+  double scale_;
+  at::Tensor q_proj_, k_proj_, v_proj_, o_proj_;  // weights [out, in]
+  RmsNorm q_norm_, k_norm_;
+};
+
+}  // namespace trimvl::qwen3vl

@@ -1,0 +1,18 @@
+#include "language/qwen3vl/text_decoder_layer.h"
+
+#include <ATen/ATen.h>
+
+namespace trimvl::qwen3vl {
+
+TextDecoderLayer::TextDecoderLayer(const TextConfig& config, const io::WeightLoader::Scope& layer, int index)
+    : input_layernorm_(layer.scope("input_layernorm"), config.hidden_size, config.rms_norm_eps),
+      self_attn_(config, layer.scope("self_attn"), index),
+      post_attention_layernorm_(layer.scope("post_attention_layernorm"), config.hidden_size, config.rms_norm_eps),
+      mlp_(config, layer.scope("mlp")) {}
+
+at::Tensor TextDecoderLayer::operator()(const at::Tensor& x, const RotaryTables& rope, cache::KvCache& cache) const {
+  const at::Tensor h = x + self_attn_(input_layernorm_(x), rope, cache);
+  return h + mlp_(post_attention_layernorm_(h));
+}
+
+}  // namespace trimvl::qwen3vl
