@@ -115,6 +115,12 @@ TEST(ProcessorConfig, LegacyPixelKeysOverrideSize) {
   EXPECT_EQ(s.max_pixels, 4096);
   EXPECT_EQ(image_config(with(kHubImage, {{"max_pixels", 9999}})).patches.min_pixels, 65536);
   EXPECT_EQ(image_config({{"size", nullptr}, {"min_pixels", 77}}).patches.max_pixels, 28 * 28 * 1280);
+  // The override fills a size entry that is missing, as 4.57's __init__ does before its check.
+  EXPECT_EQ(image_config({{"size", {{"longest_edge", 5000}}}, {"min_pixels", 77}}).patches.min_pixels, 77);
+  expect_error([] { image_config({{"size", {{"longest_edge", 5000}}}}); }, Error::Kind::InvalidInput,
+               {"'size'", "shortest_edge"});
+  expect_error([] { video_config({{"size", {{"longest_edge", 5000}}}, {"min_pixels", 77}}); },
+               Error::Kind::InvalidInput, {"'size'", "shortest_edge"});  // the video processor has no such keys
   EXPECT_EQ(image_config(with(kHubImage, {{"image_std", 0.25}})).patches.image_std,
             (std::vector<double>{0.25, 0.25, 0.25}));
 }
@@ -201,6 +207,15 @@ TEST(ImageProcessor, BadImagesNameTheSource) {
   floats.rgb = floats.rgb.to(at::kFloat);
   expect_error([&] { process_image(floats, hub); }, Error::Kind::InvalidInput, {"clip.safetensors", "uint8"});
   expect_error([&] { process_image(frames_of({1, 8, 8, 4}), hub); }, Error::Kind::InvalidInput, {"[T, H, W, 3]"});
+}
+
+TEST(ImageProcessor, RefusesHugeFramesBeforeAllocating) {
+  // 20000 x 20000 pixels that occupy 3 bytes: a broadcast view, as a careless caller might pass.
+  Frames huge;
+  huge.rgb = at::zeros({1, 1, 1, 3}, at::kByte).expand({1, 20000, 20000, 3});
+  huge.source = "huge.png";
+  expect_error([&] { process_image(huge, image_config(kHubImage)); }, Error::Kind::InvalidInput,
+               {"huge.png", "20000 x 20000", "at most 268435456"});
 }
 
 TEST(ImageProcessor, RefusesHugeTargetsBeforeAllocating) {

@@ -4,6 +4,7 @@
 #include <fmt/ranges.h>
 
 #include "kernels/runtime/error.h"
+#include "vision/frames.h"
 
 namespace trimvl::vision::qwen3vl {
 namespace {
@@ -22,6 +23,12 @@ Patches patchify(const at::Tensor& frames, ImageSize size, const PatchSettings& 
                    "expected uint8 RGB frames [T, H, W, 3] on the CPU with T >= 1, got {} {} on {}",
                    frames.defined() ? c10::toString(frames.scalar_type()) : "undefined",
                    frames.defined() ? frames.sizes() : at::IntArrayRef{}, frames.defined() ? frames.device().str() : "-");
+  const int64_t height = frames.size(1), width = frames.size(2);
+  // Frames made in memory (not read through frames.h) meet the same per-frame limit, before the
+  // copy below would allocate for them.
+  TRIMVL_CHECK_ARG(height > 0 && width > 0 && height <= kMaxFramePixels / width,
+                   "a frame of {} x {} pixels: sides must be positive and the area at most {}", height, width,
+                   kMaxFramePixels);
   const int64_t factor = s.factor();
   TRIMVL_CHECK(size.height > 0 && size.width > 0 && size.height % factor == 0 && size.width % factor == 0,
                "resize target {} x {} is not a positive multiple of {}", size.height, size.width, factor);

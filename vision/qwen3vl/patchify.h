@@ -30,8 +30,8 @@ struct Patches {
   GridThw grid;
 };
 
-// `frames`: uint8 RGB [T, H, W, 3] on the CPU, T >= 1; `size`: the smart_resize result, its sides
-// multiples of settings.factor().
+// `frames`: uint8 RGB [T, H, W, 3] on the CPU, T >= 1, at most kMaxFramePixels (frames.h) per
+// frame; `size`: the smart_resize result, its sides multiples of settings.factor().
 Patches patchify(const at::Tensor& frames, ImageSize size, const PatchSettings& settings);
 
 }  // namespace trimvl::vision::qwen3vl

@@ -48,23 +48,33 @@ void check_positive(const ConfigObject& c, std::string_view key, int64_t value) 
   if (value <= 0) throw c.error(key, fmt::format("must be positive, got {}", value));
 }
 
-// The keys both processors read, over `defaults`.
-PatchSettings parse_patch_settings(const nlohmann::json& json, const ConfigObject& c, PatchSettings s) {
+// The keys both processors read, over the class defaults `s`. `min_key` / `max_key` name keys
+// that override size's two entries (the image processor's legacy min_pixels / max_pixels).
+PatchSettings parse_patch_settings(const nlohmann::json& json, const ConfigObject& c, PatchSettings s,
+                                   const char* min_key = nullptr, const char* max_key = nullptr) {
   s.patch_size = c.integer("patch_size", s.patch_size);
   s.temporal_patch_size = c.integer("temporal_patch_size", s.temporal_patch_size);
   s.merge_size = c.integer("merge_size", s.merge_size);
   check_positive(c, "patch_size", s.patch_size);
   check_positive(c, "temporal_patch_size", s.temporal_patch_size);
   check_positive(c, "merge_size", s.merge_size);
-  if (auto size = c.object("size")) {
-    // Both processors insist on the two keys (ValueError in 4.57).
-    if (!size->has("shortest_edge") || !size->has("longest_edge"))
-      throw c.error("size", "must contain 'shortest_edge' and 'longest_edge' (pixel counts)");
-    s.min_pixels = size->integer("shortest_edge");
-    s.max_pixels = size->integer("longest_edge");
-    check_positive(*size, "shortest_edge", s.min_pixels);
-    check_positive(*size, "longest_edge", s.max_pixels);
-  }
+  // 4.57 applies the overrides to size first and then insists on both of its keys.
+  const auto pixels = [&](const std::optional<ConfigObject>& size, const char* override_key, const char* size_key,
+                          int64_t fallback) {
+    if (override_key != nullptr && c.has(override_key)) {
+      const int64_t value = c.integer(override_key);
+      check_positive(c, override_key, value);
+      return value;
+    }
+    if (!size) return fallback;
+    if (!size->has(size_key)) throw c.error("size", "must contain 'shortest_edge' and 'longest_edge' (pixel counts)");
+    const int64_t value = size->integer(size_key);
+    check_positive(*size, size_key, value);
+    return value;
+  };
+  const std::optional<ConfigObject> size = c.object("size");
+  s.min_pixels = pixels(size, min_key, "shortest_edge", s.min_pixels);
+  s.max_pixels = pixels(size, max_key, "longest_edge", s.max_pixels);
   s.image_mean = per_channel(json, c, "image_mean", s.image_mean);
   s.image_std = per_channel(json, c, "image_std", s.image_std);
   for (double x : s.image_std)
@@ -110,11 +120,7 @@ VideoProcessorConfig default_video_processor_config() {
 ImageProcessorConfig parse_image_processor_config(const nlohmann::json& json, const std::string& file) {
   const ConfigObject c(json, file);
   ImageProcessorConfig config = default_image_processor_config();
-  config.patches = parse_patch_settings(json, c, config.patches);
-  if (c.has("min_pixels")) config.patches.min_pixels = c.integer("min_pixels");
-  if (c.has("max_pixels")) config.patches.max_pixels = c.integer("max_pixels");
-  check_positive(c, "min_pixels", config.patches.min_pixels);
-  check_positive(c, "max_pixels", config.patches.max_pixels);
+  config.patches = parse_patch_settings(json, c, config.patches, "min_pixels", "max_pixels");
   return config;
 }
 
