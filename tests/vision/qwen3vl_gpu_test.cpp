@@ -45,8 +45,9 @@ TEST(Qwen3VLVisionGpu, Float32MatchesTheCpu) {
   TRIMVL_REQUIRE_CUDA();
   const Case c;
   const VisionOutput out = VisionModel::load(c.dir.path(), at::kFloat, at::kCUDA).forward(c.pixels, c.grids);
-  // Same arithmetic in a different summation order (cuBLAS without TF32, fused attention kernels).
-  c.expect_close(out, 1e-3, 1e-3);
+  // Same arithmetic in a different summation order (cuBLAS without TF32, fused attention kernels);
+  // an H100 gave 2e-6 at most.
+  c.expect_close(out, 1e-4, 1e-4);
 }
 
 TEST(Qwen3VLVisionGpu, Bfloat16TracksFloat32) {
@@ -55,7 +56,7 @@ TEST(Qwen3VLVisionGpu, Bfloat16TracksFloat32) {
   const VisionOutput out = VisionModel::load(c.dir.path(), at::kBFloat16, at::kCUDA).forward(c.pixels, c.grids);
   EXPECT_EQ(out.embeds.scalar_type(), at::kBFloat16);
   // bf16 keeps 8 significant bits: after 4 blocks and a merger, within 5% of each value plus 5% of
-  // the output's largest magnitude.
+  // the output's largest magnitude (an H100 gave 2% of the largest at most).
   c.expect_close(out, 0.05, 0.05);
 }
 

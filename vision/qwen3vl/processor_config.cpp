@@ -59,8 +59,8 @@ PatchSettings parse_patch_settings(const nlohmann::json& json, const ConfigObjec
   check_positive(c, "temporal_patch_size", s.temporal_patch_size);
   check_positive(c, "merge_size", s.merge_size);
   // 4.57 applies the overrides to size first and then insists on both of its keys.
-  const auto pixels = [&](const std::optional<ConfigObject>& size, const char* override_key, const char* size_key,
-                          int64_t fallback) {
+  const std::optional<ConfigObject> size = c.object("size");
+  const auto pixels = [&](const char* override_key, const char* size_key, int64_t fallback) {
     if (override_key != nullptr && c.has(override_key)) {
       const int64_t value = c.integer(override_key);
       check_positive(c, override_key, value);
@@ -72,9 +72,8 @@ PatchSettings parse_patch_settings(const nlohmann::json& json, const ConfigObjec
     check_positive(*size, size_key, value);
     return value;
   };
-  const std::optional<ConfigObject> size = c.object("size");
-  s.min_pixels = pixels(size, min_key, "shortest_edge", s.min_pixels);
-  s.max_pixels = pixels(size, max_key, "longest_edge", s.max_pixels);
+  s.min_pixels = pixels(min_key, "shortest_edge", s.min_pixels);
+  s.max_pixels = pixels(max_key, "longest_edge", s.max_pixels);
   s.image_mean = per_channel(json, c, "image_mean", s.image_mean);
   s.image_std = per_channel(json, c, "image_std", s.image_std);
   for (double x : s.image_std)
