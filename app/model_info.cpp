@@ -14,6 +14,7 @@
 #include "kernels/runtime/dtype.h"
 #include "kernels/runtime/error.h"
 #include "language/qwen3vl/text_config.h"
+#include "vision/qwen3vl/vision_config.h"
 
 namespace trimvl::app {
 namespace fs = std::filesystem;
@@ -97,34 +98,23 @@ TextInfo qwen3vl_text_info(const qwen3vl::TextConfig& c, std::string model_type)
                   c.rope_theta, c.rope_type, c.max_position_embeddings, c.tie_word_embeddings, c.mrope_section};
 }
 
+// The encoder's own parser: info reports (and refuses) exactly what the encoder would run.
 VisionInfo parse_qwen3vl_vision(const ConfigObject& v) {
-  VisionInfo info;  // defaults: Qwen3VLVisionConfig
+  const vision::qwen3vl::VisionConfig c = vision::qwen3vl::parse_vision_config(v);
+  VisionInfo info;
   info.model_type = "qwen3_vl";
-  info.num_layers = v.integer("depth", 27);
-  info.hidden_size = v.integer("hidden_size", 1152);
-  info.hidden_act = v.string("hidden_act", "gelu_pytorch_tanh");
-  info.intermediate_size = v.integer("intermediate_size", 4304);
-  info.num_heads = v.integer("num_heads", 16);
-  info.in_channels = v.integer("in_channels", 3);
-  info.patch_size = v.integer("patch_size", 16);
-  info.spatial_merge_size = v.integer("spatial_merge_size", 2);
-  info.temporal_patch_size = v.integer("temporal_patch_size", 2);
-  info.out_hidden_size = v.integer("out_hidden_size", 3584);
-  info.num_position_embeddings = v.integer("num_position_embeddings", 2304);
-  info.deepstack_visual_indexes = v.integers("deepstack_visual_indexes", {8, 16, 24});
-  for (auto [key, value] : {std::pair<const char*, int64_t>{"depth", info.num_layers}, {"hidden_size", info.hidden_size},
-                            {"num_heads", info.num_heads}, {"intermediate_size", info.intermediate_size},
-                            {"patch_size", info.patch_size}, {"spatial_merge_size", *info.spatial_merge_size},
-                            {"temporal_patch_size", *info.temporal_patch_size},
-                            {"out_hidden_size", *info.out_hidden_size},
-                            {"num_position_embeddings", *info.num_position_embeddings}})
-    check_positive(v, key, value);
-  if (info.hidden_size % info.num_heads != 0)
-    throw v.error("num_heads", fmt::format("{} does not divide hidden_size {}", info.num_heads, info.hidden_size));
-  for (auto index : *info.deepstack_visual_indexes)
-    if (index < 0 || index >= info.num_layers)
-      throw v.error("deepstack_visual_indexes", fmt::format("index {} is not a block of a depth-{} encoder", index,
-                                                            info.num_layers));
+  info.hidden_size = c.hidden_size;
+  info.num_layers = c.depth;
+  info.num_heads = c.num_heads;
+  info.intermediate_size = c.intermediate_size;
+  info.hidden_act = c.hidden_act;
+  info.patch_size = c.patch_size;
+  info.in_channels = c.in_channels;
+  info.temporal_patch_size = c.temporal_patch_size;
+  info.spatial_merge_size = c.spatial_merge_size;
+  info.out_hidden_size = c.out_hidden_size;
+  info.num_position_embeddings = c.num_position_embeddings;
+  info.deepstack_visual_indexes = c.deepstack_visual_indexes;
   return info;
 }
 

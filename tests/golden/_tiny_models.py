@@ -30,6 +30,19 @@ QWEN3VL_VISION = dict(
     depth=2, hidden_size=32, intermediate_size=64, num_heads=2, hidden_act="gelu_pytorch_tanh", in_channels=3,
     patch_size=16, temporal_patch_size=2, spatial_merge_size=2, num_position_embeddings=16, out_hidden_size=32,
     deepstack_visual_indexes=[0, 1])
+# Vision towers for encoder parity (gen_qwen3vl_vision.py): one with the 4B's head_dim 64 (hidden /
+# heads) on the real 48 x 48 position table; one odd wherever a reimplementation could go wrong:
+# head_dim 12, patch 8, a 5 x 5 table, 3 blocks with DeepStack after blocks 0 and 2.
+QWEN3VL_VISION_HEAD64 = dict(
+    QWEN3VL_VISION, depth=2, hidden_size=128, intermediate_size=192, num_heads=2, num_position_embeddings=2304,
+    deepstack_visual_indexes=[0, 1])
+QWEN3VL_VISION_ODD = dict(
+    QWEN3VL_VISION, depth=3, hidden_size=48, intermediate_size=80, num_heads=4, patch_size=8,
+    num_position_embeddings=25, deepstack_visual_indexes=[0, 2])
+# Their text tower: out_hidden_size (32) must equal its hidden size; a toy vocabulary (and token ids
+# inside it) keeps a saved vision reference small.
+QWEN3VL_TEXT_TOY_VOCAB = dict(QWEN3VL_TEXT, vocab_size=256)
+QWEN3VL_TOY_TOKENS = dict(image_token_id=250, video_token_id=251, vision_start_token_id=248, vision_end_token_id=249)
 
 # Text-decoder parity models (gen_qwen3vl_text.py), fp32. Each stresses what the 4B-shaped one
 # above does not: "gqa4" has the 4B's head_dim 128 and GQA 4:1 on a hidden size that is not
@@ -112,9 +125,9 @@ QWEN3VL_CHAT_TEMPLATE = """\
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")
 
 
-def qwen3vl_config() -> Qwen3VLConfig:
+def qwen3vl_config(vision: dict = QWEN3VL_VISION, text: dict = QWEN3VL_TEXT, **top) -> Qwen3VLConfig:
     # 4.57 ties lm_head to the text config's flag; the top-level one is what the hub config also sets.
-    return Qwen3VLConfig(text_config=dict(QWEN3VL_TEXT), vision_config=dict(QWEN3VL_VISION), tie_word_embeddings=True)
+    return Qwen3VLConfig(text_config=dict(text), vision_config=dict(vision), tie_word_embeddings=True, **top)
 
 
 def llava_config() -> LlavaConfig:
