@@ -7,5 +7,6 @@
 namespace trimvl::cli {
 
 void register_info(CLI::App& app);
+void register_tokenize(CLI::App& app);
 
 }  // namespace trimvl::cli

@@ -43,6 +43,7 @@ int main(int argc, char** argv) {
   });
 
   trimvl::cli::register_info(app);
+  trimvl::cli::register_tokenize(app);
 
   try {
     app.parse(argc, argv);
