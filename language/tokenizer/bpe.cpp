@@ -10,6 +10,8 @@ namespace trimvl::tok {
 namespace {
 
 constexpr int64_t kMaxId = std::numeric_limits<int32_t>::max() / 2;
+constexpr std::string_view kMetaspace = "\xE2\x96\x81";  // U+2581 '▁'
+
 
 }  // namespace
 
@@ -26,6 +28,19 @@ Bpe::Bpe(const ConfigNode& model) : file_(model.file()) {
   ignore_merges_ = model.boolean("ignore_merges", false);
   read_vocab(model.at("vocab"));
   read_merges(model.at("merges"));
+  // Llama-2-style files have no pre-tokenizer: BPE sees whole sentences ("▁The▁cat..."), which
+  // never hit the word cache and make the merge heap large. When no token holds "▁" right after
+  // another character, no merge can join across such a point, and merges on either side never
+  // interact, so cutting there gives the same ids. Affixes and ignore_merges depend on where a
+  // word starts and ends, and an unknown "▁" would fuse with its neighbours: those keep words whole.
+  split_at_metaspace_ = prefix_.empty() && suffix_.empty() && !ignore_merges_ && id_of(kMetaspace).has_value() &&
+                        std::none_of(vocab_.begin(), vocab_.end(), [](const auto& entry) {
+                          const std::string& token = entry.first;
+                          for (std::size_t at = token.find(kMetaspace, 1); at != std::string::npos;
+                               at = token.find(kMetaspace, at + 1))
+                            if (!std::string_view(token).substr(0, at).ends_with(kMetaspace)) return true;
+                          return false;
+                        });
 }
 
 void Bpe::read_vocab(const ConfigNode& vocab) {
@@ -200,6 +215,21 @@ void Bpe::merge(std::vector<int32_t>& symbols) const {
 
 void Bpe::tokenize(std::string_view word, std::vector<int32_t>& ids) const {
   if (word.empty()) return;
+  if (!split_at_metaspace_) {
+    tokenize_word(word, ids);
+    return;
+  }
+  std::size_t start = 0;
+  for (std::size_t at = word.find(kMetaspace, 1); at != std::string_view::npos;
+       at = word.find(kMetaspace, at + kMetaspace.size())) {
+    if (word.substr(0, at).ends_with(kMetaspace)) continue;  // inside a run of "▁"
+    tokenize_word(word.substr(start, at - start), ids);
+    start = at;
+  }
+  tokenize_word(word.substr(start), ids);
+}
+
+void Bpe::tokenize_word(std::string_view word, std::vector<int32_t>& ids) const {
   if (ignore_merges_) {
     if (const auto id = id_of(word)) {
       ids.push_back(*id);

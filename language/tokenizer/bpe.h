@@ -41,6 +41,7 @@ class Bpe {
 
   void read_vocab(const ConfigNode& vocab);
   void read_merges(const ConfigNode& merges);
+  void tokenize_word(std::string_view word, std::vector<int32_t>& ids) const;
   // Initial symbol ids of `word` (before merging), HF's rules for unknown characters included.
   void split_characters(std::string_view word, std::vector<int32_t>& ids) const;
   void merge(std::vector<int32_t>& symbols) const;
@@ -60,6 +61,8 @@ class Bpe {
   bool fuse_unk_ = false;
   bool byte_fallback_ = false;
   bool ignore_merges_ = false;
+  // Whether a piece may be cut before each "▁" that follows another character (see tokenize()).
+  bool split_at_metaspace_ = false;
 
   WordCache cache_;
 };

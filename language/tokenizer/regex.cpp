@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "kernels/runtime/error.h"
+#include "language/tokenizer/onig_compat.h"
 #include "language/tokenizer/utf8.h"
 
 namespace trimvl::tok {
@@ -47,17 +48,36 @@ Scratch& scratch() {
   return s;
 }
 
+struct Compiled {
+  pcre2_code* code;
+  int error;
+  PCRE2_SIZE offset;
+};
+
+Compiled compile(std::string_view pattern, uint32_t options) {
+  Compiled c{nullptr, 0, 0};
+  c.code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(), options, &c.error, &c.offset,
+                         nullptr);
+  return c;
+}
+
 }  // namespace
 
 Regex::Regex(std::string pattern, Syntax syntax) : pattern_(std::move(pattern)) {
   // PCRE2 rejects UCP alongside LITERAL; a literal has no character classes for it to affect.
   const uint32_t options = PCRE2_UTF | (syntax == Syntax::Literal ? PCRE2_LITERAL : PCRE2_UCP);
-  int error = 0;
-  PCRE2_SIZE offset = 0;
-  pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern_.data()), pattern_.size(), options,
-                                   &error, &offset, nullptr);
-  if (code == nullptr)
-    throw Error(fmt::format("invalid regex /{}/ at offset {}: {}", pattern_, offset, pcre2_message(error)));
+  const Compiled compiled = compile(syntax == Syntax::Literal ? pattern_ : onig_compatible(pattern_), options);
+  pcre2_code* code = compiled.code;
+  if (code == nullptr) {
+    // Report against the pattern as written (offsets in the rewritten one would mislead).
+    const Compiled original = compile(pattern_, options);
+    if (original.code == nullptr)
+      throw Error(fmt::format("invalid regex /{}/ at offset {}: {}", pattern_, original.offset,
+                              pcre2_message(original.error)));
+    pcre2_code_free(original.code);
+    throw Error(fmt::format("regex /{}/ no longer compiles after the Oniguruma compatibility rewrite: {}", pattern_,
+                            pcre2_message(compiled.error)), Error::Kind::Internal);
+  }
   // JIT is an accelerator only: where it is unavailable the interpreter gives the same matches.
   pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);
   code_ = code;

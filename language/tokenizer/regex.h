@@ -1,8 +1,9 @@
 #pragma once
 // PCRE2 behind the interface the tokenizer needs: all matches of a pattern in a subject, with
 // the semantics of Oniguruma's find_iter (what HF tokenizers runs). Compiled with UTF and UCP so
-// \s, \p{L}, \p{N} and (?i) are Unicode-aware, and JIT-compiled when the platform supports it.
-// Thread-safe: the compiled pattern is immutable; scratch space is per thread.
+// \s, \p{L}, \p{N} and (?i) are Unicode-aware, after onig_compatible() has aligned the
+// character sets that differ between the engines, and JIT-compiled where the platform supports
+// it. Thread-safe: the compiled pattern is immutable; scratch space is per thread.
 #include <cstddef>
 #include <functional>
 #include <memory>

@@ -6,9 +6,12 @@
 // "truncation" and "padding" settings are ignored: trimvl never cuts or pads a prompt silently.
 //
 // Thread safety: all const members may be called concurrently; copies share the loaded data.
-// Known divergence: character classes come from the system PCRE2's Unicode tables, HF's from
-// Oniguruma's (Unicode 16 in 0.22.2); text with letters or digits assigned after the PCRE2
-// version's Unicode release can be split differently.
+//
+// Regex patterns run on PCRE2 with their character sets aligned to HF's Oniguruma (Unicode 16
+// general categories, White_Space for \s; see onig_compat.h). Known divergences, outside what
+// real prompts contain: \w, \d and script properties keep PCRE2's Unicode 14 tables; NFC/NFKC
+// and case mapping use ICU's Unicode version, HF's Rust crates theirs; where HF panics (a Strip
+// decoder removing a whole token with start and stop both set), trimvl returns the stripped text.
 #include <cstdint>
 #include <filesystem>
 #include <memory>

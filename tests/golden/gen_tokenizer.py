@@ -4,16 +4,19 @@
 Builds a deterministic corpus of more than 1 MB without network access: prose (docstrings) and code
 from Python standard-library sources, constructed multilingual text (CJK, Korean, Arabic, Hebrew,
 Cyrillic, Greek, Devanagari, Thai, Vietnamese), emoji and ZWJ sequences, whitespace runs, numbers,
-CRLF line ends, special-token strings inside text, decomposed characters that NFC composes, and
-invalid UTF-8. Then records, for the real Qwen3 and Llama-2 tokenizer.json files and for variants
-of them that exercise the components the real files do not use:
+CRLF line ends, special-token strings inside text, decomposed characters that NFC composes, letters
+and digits of Unicode 15/16, and invalid UTF-8. Then records, for the real Qwen3 and Llama-2
+tokenizer.json files and for variants of them that exercise the components the real files do not
+use (11 of them, two trained here with BPE options the real files lack):
 
   <name>.json   ids for every sample (add_special_tokens false; true for every 7th sample),
                 decode() of those ids with and without skip_special_tokens, decode() of random id
                 sequences, id_to_token() of sampled ids, get_vocab_size(with_added_tokens=True).
   corpus.json   the samples: {"text": str} or, where the bytes are not UTF-8, {"hex": str,
                 "text": the bytes decoded with errors="replace"}.
-  variants/<name>.tokenizer.json   the variant tokenizer files.
+  variants/<name>.tokenizer.json   the variant tokenizer files; variants/<name>.json their
+                outputs on variants/corpus.json (every 10th sample and targeted cases).
+  classes.json  the code points HF's regex engine matches for 61 single-character patterns.
 
 Standard-library sources come from the venv's interpreter, which requirements.txt pins with the
 rest; the corpus is written out, so the C++ test never depends on them directly.
@@ -76,6 +79,12 @@ SPECIAL_STRINGS = ["<|im_start|>", "<|im_end|>", "<|endoftext|>", "<s>", "</s>",
 DECOMPOSED = ["e\u0301", "A\u030a", "o\u0308", "n\u0303", "c\u0327", "\u1100\u1161\u11a8", "\u1112\u1161\u11ab",
               "\u0391\u0301", "i\u0307", "u\u031b\u0301", "\u05e9\u05c1", "a\u0328\u0301", "\u0b47\u0b3e"]
 COMPATIBILITY = ["ﬁ", "ﬀ", "Ａ", "ｂ", "１２３", "①", "㎞", "™", "½", "ℌ", "Ⅻ", "ｶﾀｶﾅ", "\u212a", "ſ", "ǅ", "ẞ", "µ"]
+# Caseless letters and digits without decompositions from Unicode 15-16 (which Oniguruma in HF
+# knows and Python 3.11 / PCRE2 10.42 do not): CJK extensions H and I, Kawi, Nag Mundari,
+# Kaktovik numerals, Myanmar Extended-C digits. And U+180E, which only PCRE2 calls a space.
+RECENT_LETTERS = [(0x31350, 0x323AF), (0x2EBF0, 0x2EE5D), (0x11F04, 0x11F10), (0x11F12, 0x11F33), (0x1E4D0, 0x1E4EB)]
+RECENT_DIGITS = [(0x11F50, 0x11F59), (0x1E4F0, 0x1E4F9), (0x1D2C0, 0x1D2D3), (0x116D0, 0x116E3)]
+MONGOLIAN = "\u182e\u1823\u1829\u182d\u1823\u182f"
 WHITESPACE = [" ", "  ", "\t", "\t\t", "\n", "\n\n", "\r\n", " \n", "\n ", "\u00a0", "\u3000", "\u2003", "\u2028",
               "\u0085", "\u000b", "\u000c", " \t \n\t ", "\r"]
 
@@ -128,6 +137,23 @@ class Corpus:
         pool = self.pools[self.rng.choice(sorted(self.pools))]
         return "".join(self.rng.choice(pool) for _ in range(self.rng.randint(1, 30)))
 
+    def recent_unicode(self) -> str:
+        def pick(ranges):
+            lo, hi = self.rng.choice(ranges)
+            return chr(self.rng.randint(lo, hi))
+        parts = []
+        for _ in range(self.rng.randint(1, 6)):
+            kind = self.rng.randrange(4)
+            if kind == 0:
+                parts.append("".join(pick(RECENT_LETTERS) for _ in range(self.rng.randint(1, 5))))
+            elif kind == 1:
+                parts.append("".join(pick(RECENT_DIGITS) for _ in range(self.rng.randint(1, 5))))
+            elif kind == 2:
+                parts.append(MONGOLIAN + "\u180e" + self.rng.choice(["", "!", " ", "\n", "1", "a", "\u180e"]))
+            else:
+                parts.append(self.rng.choice([" ", "x", ".", "\t", " 7"]))
+        return "".join(parts)
+
     def number(self) -> str:
         kind = self.rng.randrange(6)
         if kind == 0:
@@ -167,6 +193,7 @@ class Corpus:
             (3, lambda: "".join(self.rng.choice(COMPATIBILITY) for _ in range(self.rng.randint(1, 4)))),
             (2, lambda: self.chunk(self.code, self.rng.randint(50, 800)).replace("\n", "\r\n")),
             (2, lambda: self.rng.choice(["'s", "'T", "'RE", "'ſ", "'ll", "'D", "n't"]) + self.rng.choice(["", " ", "x"])),
+            (2, self.recent_unicode),
         ]
         r = self.rng.uniform(0, sum(w for w, _ in kinds))
         for weight, make in kinds:
@@ -200,6 +227,43 @@ class Corpus:
             out.append(sample)
             total += len(sample)
         return out
+
+
+# Character sets of HF's regex engine (Oniguruma): the code points each single-character pattern
+# matches, as ranges. trimvl rewrites patterns for PCRE2 (language/tokenizer/onig_compat.h); these
+# pin the result. The domain is every code point outside the surrogates, the unassigned planes
+# 4-13 and the private-use planes 15-16.
+CLASS_DOMAIN = [[0x1, 0xD7FF], [0xE000, 0x3FFFF], [0xE0000, 0xE0FFF]]
+GENERAL_CATEGORIES = ["C", "Cc", "Cf", "Cn", "Co", "L", "Ll", "Lm", "Lo", "Lt", "Lu", "M", "Mc", "Me", "Mn", "N",
+                      "Nd", "Nl", "No", "P", "Pc", "Pd", "Pe", "Pf", "Pi", "Po", "Ps", "S", "Sc", "Sk", "Sm", "So",
+                      "Z", "Zl", "Zp", "Zs"]
+CLASS_PATTERNS = (
+    [r"\s", r"\S", r"[^\s\p{L}\p{N}]", r"[^\r\n\p{L}\p{N}]", r"[\s\p{N}]", r"\pL", r"\p{Letter}", r"\p{^N}",
+     r"[\p{l}x]", r"\p{Uppercase_Letter}", r"[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]", r"[^\r\n\p{L}\p{N}\p{M}]",
+     r"[\p{P}\p{S}]", r"(?i:s)", r"(?i:k)", r"[^\p{L}]"]
+    + [rf"\p{{{c}}}" for c in GENERAL_CATEGORIES]
+    + [rf"\P{{{c}}}" for c in ["C", "Cn", "L", "M", "Mn", "N", "P", "S", "Z"]])
+
+
+def class_sets() -> dict:
+    code_points = [c for lo, hi in CLASS_DOMAIN for c in range(lo, hi + 1)]
+    gaps = [k for k in range(len(code_points) - 1) if code_points[k + 1] != code_points[k] + 1]
+    text = "".join(map(chr, code_points))
+    sets = []
+    for pattern in CLASS_PATTERNS:
+        # A run of matching characters is one piece, which keeps the Python side fast; its offsets
+        # index `code_points`, contiguous except across the domain's gaps.
+        split = pre_tokenizers.Split(Regex(f"(?:{pattern})+"), "removed", invert=True)
+        runs = []
+        for _, (start, end) in split.pre_tokenize_str(text):
+            first = start
+            for gap in gaps:
+                if start <= gap < end - 1:
+                    runs.append([code_points[first], code_points[gap]])
+                    first = gap + 1
+            runs.append([code_points[first], code_points[end - 1]])
+        sets.append({"pattern": pattern, "ranges": runs})
+    return {"domain": CLASS_DOMAIN, "sets": sets}
 
 
 def random_ids(rng: random.Random, vocab_size: int, specials: list[int], byte_ids: list[int]) -> list[list[int]]:
@@ -415,6 +479,7 @@ def main() -> None:
         except UnicodeDecodeError:
             entries.append({"hex": b.hex(), "text": t})
     (out / "corpus.json").write_text(json.dumps({"samples": entries}, ensure_ascii=False), encoding="utf-8")
+    (out / "classes.json").write_text(json.dumps(class_sets()), encoding="utf-8")
     print(f"gen_tokenizer: {len(raw)} samples, {sum(map(len, raw))} bytes, "
           f"{sum('hex' in e for e in entries)} with invalid UTF-8")
 

@@ -10,6 +10,7 @@
 
 #include "kernels/runtime/error.h"
 #include "language/tokenizer/byte_level.h"
+#include "language/tokenizer/onig_compat.h"
 #include "language/tokenizer/regex.h"
 #include "language/tokenizer/token_matcher.h"
 #include "language/tokenizer/utf8.h"
@@ -157,6 +158,41 @@ TEST(Regex, InvalidPatternIsAnErrorNamingIt) {
     EXPECT_NE(std::string(e.what()).find("/(ab/"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("missing closing parenthesis"), std::string::npos) << e.what();
   }
+}
+
+// ---- Oniguruma compatibility rewrite ------------------------------------------------------------
+
+bool found(const std::string& pattern, std::string_view text) { return !matches(Regex(pattern), text).empty(); }
+
+TEST(OnigCompatible, SpellsOutWhiteSpaceWithoutU180E) {
+  const std::string ws = R"(\t\n\x0B\f\r\x20\x{85}\x{A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000})";
+  EXPECT_EQ(onig_compatible(R"(\s+(?!\S))"), "[" + ws + "]+(?![^" + ws + "])");
+  EXPECT_EQ(onig_compatible(R"([^\s\d])"), "[^" + ws + R"(\d])");
+  EXPECT_EQ(onig_compatible(R"([]\s])"), "[]" + ws + "]");  // a leading ] is a member
+  EXPECT_EQ(onig_compatible(R"([\S])"), R"([\S])");        // cannot be narrowed inside a class
+  EXPECT_FALSE(found(R"(\s)", "\xE1\xA0\x8E"));   // U+180E
+  EXPECT_TRUE(found(R"([^\s\p{L}\p{N}])", "\xE1\xA0\x8E"));
+}
+
+TEST(OnigCompatible, WidensCategoriesToUnicode16) {
+  // U+31350 (CJK Extension H, Unicode 15) is a letter and U+1D2C0 (Kaktovik numeral) a number.
+  EXPECT_TRUE(found(R"(^\p{L}$)", "\xF0\xB1\x8D\x90"));
+  EXPECT_TRUE(found(R"(^\p{Lo}$)", "\xF0\xB1\x8D\x90"));
+  EXPECT_TRUE(found(R"(^[^\r\n\p{L}\p{N}]$)", "!"));
+  EXPECT_FALSE(found(R"(^[^\r\n\p{L}\p{N}]$)", "\xF0\x9D\x8B\x80"));
+  EXPECT_FALSE(found(R"(^\P{N}$)", "\xF0\x9D\x8B\x80"));
+  // Categories without changes keep their spelling.
+  EXPECT_EQ(onig_compatible(R"(\p{Lt}\P{Zs})"), R"(\p{Lt}\P{Zs})");
+}
+
+TEST(OnigCompatible, ReadsNamesAsOnigurumaDoes) {
+  EXPECT_EQ(onig_compatible(R"(\pL)"), "pL");  // no braces: the letters p and L
+  EXPECT_EQ(onig_compatible(R"(\p{Uppercase_Letter})"), onig_compatible(R"(\p{Lu})"));
+  EXPECT_EQ(onig_compatible(R"(\p{letter})"), onig_compatible(R"(\p{L})"));
+  EXPECT_EQ(onig_compatible(R"(\p{^N})"), onig_compatible(R"(\P{N})"));
+  EXPECT_EQ(onig_compatible(R"(\p{Greek})"), R"(\p{Greek})");  // not a general category
+  // Escaped backslashes and quoted text are not escapes of their own.
+  EXPECT_EQ(onig_compatible(R"(\\s\Q\s\p{L}\E)"), R"(\\s\Q\s\p{L}\E)");
 }
 
 // ---- added-token matching -----------------------------------------------------------------------

@@ -7,11 +7,14 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "language/tokenizer/regex.h"
 #include "language/tokenizer/tokenizer.h"
 #include "language/tokenizer/utf8.h"
 #include "tests/support/test_env.h"
@@ -174,6 +177,37 @@ TEST(TokenizerGolden, VariantsMatchHuggingFace) {
     SCOPED_TRACE(name);
     std::cout << name << "\n";
     check_parity(Tokenizer::from_file(file), corpus, load_json(dir / (name + ".json")));
+  }
+}
+
+// The code points each single-character pattern matches, against HF's regex engine (Oniguruma,
+// Unicode 16), over every assigned and unassigned code point outside the empty and private
+// planes: the compatibility rewrite (language/tokenizer/onig_compat.h) on PCRE2's tables.
+TEST(TokenizerGolden, RegexCharacterSetsMatchOniguruma) {
+  const json classes = load_json(golden() / "classes.json");
+  std::string every;
+  for (const json& range : classes.at("domain"))
+    for (auto cp = range.at(0).get<char32_t>(); cp <= range.at(1).get<char32_t>(); ++cp) tok::utf8::append(every, cp);
+  const json& sets = classes.at("sets");
+  ASSERT_GE(sets.size(), 60u);
+  for (const json& entry : sets) {
+    const std::string pattern = entry.at("pattern").get<std::string>();
+    std::vector<std::pair<uint32_t, uint32_t>> runs;
+    tok::Regex(pattern).for_each_match(every, [&](std::size_t start, std::size_t end) {
+      for (std::size_t i = start; i < end;) {
+        const auto cp = static_cast<uint32_t>(tok::utf8::next(every, i));
+        if (!runs.empty() && runs.back().second + 1 == cp) runs.back().second = cp;
+        else runs.emplace_back(cp, cp);
+      }
+    });
+    const auto expected = entry.at("ranges").get<std::vector<std::pair<uint32_t, uint32_t>>>();
+    if (runs == expected) continue;
+    std::size_t k = 0;
+    while (k < runs.size() && k < expected.size() && runs[k] == expected[k]) ++k;
+    const auto show_run = [](const std::vector<std::pair<uint32_t, uint32_t>>& v, std::size_t k) {
+      return k < v.size() ? fmt::format("U+{:04X}..U+{:04X}", v[k].first, v[k].second) : std::string("none");
+    };
+    ADD_FAILURE() << "/" << pattern << "/: run " << k << " is " << show_run(runs, k) << ", HF's is " << show_run(expected, k);
   }
 }
 

@@ -109,6 +109,14 @@ TEST(Bpe, ContinuingSubwordPrefixAndEndOfWordSuffix) {
   EXPECT_EQ(t.encode("a"), (Ids{5}));
 }
 
+TEST(Bpe, WholeSentencesMergeAcrossMetaspaceWhenTheVocabularyAllows) {
+  // Without a pre-tokenizer BPE sees "a▁b" whole. Here "a▁" is a token, so the merge across the
+  // "▁" must happen (trimvl cuts such words before "▁" only when no token could join there).
+  const json vocab = {{"▁", 0}, {"a", 1}, {"b", 2}, {"a▁", 3}, {"▁b", 4}};
+  EXPECT_EQ(load(config(vocab, {"a ▁", "▁ b"})).encode("a▁b"), (Ids{3, 2}));
+  EXPECT_EQ(load(config(vocab, {"▁ b", "a ▁"})).encode("a▁b"), (Ids{1, 4}));
+}
+
 TEST(Bpe, ByteFallbackSpellsUnknownCharactersInBytes) {
   const Tokenizer& t = llama2();
   const auto id = [&](const char* piece) { return t.piece_to_id(piece).value(); };
