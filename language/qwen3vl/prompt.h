@@ -22,7 +22,8 @@ class Tokenizer;
 
 namespace trimvl::qwen3vl {
 
-// What prompt assembly needs of a checkpoint's config.json. Defaults are the hub's.
+// What prompt assembly needs of a checkpoint's config.json. Defaults are transformers 4.57.1's
+// (Qwen3VLConfig, its vision and text configs), which a config.json may leave out.
 struct PromptConfig {
   int32_t image_token_id = 151655;         // <|image_pad|>
   int32_t video_token_id = 151656;         // <|video_pad|>
@@ -30,9 +31,9 @@ struct PromptConfig {
   int32_t vision_end_token_id = 151653;    // <|vision_end|>
   int64_t spatial_merge_size = 2;          // vision_config: patches per LLM token along each axis
   int64_t temporal_patch_size = 2;         // vision_config: frames per temporal group
-  int64_t max_position_embeddings = 262144;  // text_config: the longest prompt accepted
+  int64_t max_position_embeddings = 128000;  // text_config: the longest prompt accepted (hub: 262144)
 
-  // Reads the keys above (absent ones keep their defaults, as transformers' config classes do).
+  // Reads the keys above; absent or null ones keep the defaults.
   static PromptConfig from_config_json(const std::filesystem::path& config_json);
 };
 

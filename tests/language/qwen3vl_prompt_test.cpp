@@ -176,6 +176,8 @@ TEST(Qwen3VLPrompt, ConfigReadsTheKeysItNeedsWithHubDefaults) {
   EXPECT_EQ(c.spatial_merge_size, 4);
   EXPECT_EQ(c.temporal_patch_size, 2);
   EXPECT_EQ(c.max_position_embeddings, 99);
+  test::write_file(dir / "empty.json", "{}");
+  EXPECT_EQ(PromptConfig::from_config_json(dir / "empty.json").max_position_embeddings, 128000);  // Qwen3VLTextConfig's
 
   auto expect_config_error = [&](const std::string& json, const std::string& fragment) {
     test::write_file(dir / "bad.json", json);
