@@ -8,8 +8,7 @@
 #include "kernels/runtime/error.h"
 #include "language/tokenizer/tokenizer.h"
 
-// Mirrors transformers 4.57.1 models/qwen3_vl/processing_qwen3_vl.py (Qwen3VLProcessor.__call__
-// and _calculate_timestamps).
+// Mirrors transformers 4.57.1 models/qwen3_vl/processing_qwen3_vl.py (Qwen3VLProcessor.__call__).
 
 namespace trimvl::qwen3vl {
 namespace {
@@ -67,25 +66,13 @@ PromptConfig PromptConfig::from_config_json(const std::filesystem::path& config_
   c.vision_end_token_id = id("vision_end_token_id", c.vision_end_token_id);
   if (const auto vision = top.object("vision_config")) {
     c.spatial_merge_size = vision->integer("spatial_merge_size", c.spatial_merge_size);
-    c.temporal_patch_size = vision->integer("temporal_patch_size", c.temporal_patch_size);
     if (c.spatial_merge_size < 1) throw vision->error("spatial_merge_size", "must be positive");
-    if (c.temporal_patch_size < 1) throw vision->error("temporal_patch_size", "must be positive");
   }
   if (const auto text = top.object("text_config")) {
     c.max_position_embeddings = text->integer("max_position_embeddings", c.max_position_embeddings);
     if (c.max_position_embeddings < 1) throw text->error("max_position_embeddings", "must be positive");
   }
   return c;
-}
-
-std::vector<double> group_times(std::span<const double> frame_times, int64_t temporal_patch_size) {
-  TRIMVL_CHECK_ARG(!frame_times.empty(), "a video needs at least one frame time");
-  std::vector<double> padded(frame_times.begin(), frame_times.end());
-  while (padded.size() % static_cast<std::size_t>(temporal_patch_size) != 0) padded.push_back(frame_times.back());
-  std::vector<double> out;
-  for (std::size_t i = 0; i < padded.size(); i += static_cast<std::size_t>(temporal_patch_size))
-    out.push_back((padded[i] + padded[i + static_cast<std::size_t>(temporal_patch_size) - 1]) / 2);
-  return out;
 }
 
 Prompt build_prompt(const Tokenizer& tokenizer, std::string_view rendered, std::span<const ImageInput> images,
@@ -101,23 +88,21 @@ Prompt build_prompt(const Tokenizer& tokenizer, std::string_view rendered, std::
                                    static_cast<int32_t>(images[i].grid.h / merge),
                                    static_cast<int32_t>(images[i].grid.w / merge), 0});
   }
-  std::vector<std::vector<double>> times(videos.size());
   for (std::size_t i = 0; i < videos.size(); ++i) {
     const std::string what = fmt::format("video {}", i);
     const Grid& g = videos[i].grid;
+    const std::vector<double>& times = videos[i].group_times;
     check_grid(g, merge, what);
-    for (const double t : videos[i].frame_times)
-      TRIMVL_CHECK_ARG(std::isfinite(t) && t >= 0, "{}: frame time {} is not a finite, non-negative number of seconds",
+    TRIMVL_CHECK_ARG(static_cast<int64_t>(times.size()) == g.t,
+                     "{}: {} group timestamps for a grid ({}, {}, {}) of {} temporal groups", what, times.size(), g.t,
+                     g.h, g.w, g.t);
+    for (const double t : times)
+      TRIMVL_CHECK_ARG(std::isfinite(t) && t >= 0, "{}: timestamp {} is not a finite, non-negative number of seconds",
                        what, t);
-    TRIMVL_CHECK_ARG(!videos[i].frame_times.empty(), "{}: no frame times", what);
-    times[i] = group_times(videos[i].frame_times, config.temporal_patch_size);
-    TRIMVL_CHECK_ARG(static_cast<int64_t>(times[i].size()) == g.t,
-                     "{}: {} frame times make {} temporal groups of {} but its grid ({}, {}, {}) has {}", what,
-                     videos[i].frame_times.size(), times[i].size(), config.temporal_patch_size, g.t, g.h, g.w, g.t);
     for (int64_t t = 0; t < g.t; ++t)
       video_blocks.blocks.push_back({0, Modality::Video, static_cast<int32_t>(i), static_cast<int32_t>(t),
                                      static_cast<int32_t>(g.h / merge), static_cast<int32_t>(g.w / merge),
-                                     times[i][static_cast<std::size_t>(t)]});
+                                     times[static_cast<std::size_t>(t)]});
   }
 
   // The processor's text expansion with one pad per block; the pads, being special tokens, split
@@ -144,7 +129,7 @@ Prompt build_prompt(const Tokenizer& tokenizer, std::string_view rendered, std::
       check_wrapped(rendered, at, kVideoPad, what);
       // 4.57.1 replaces the template's whole <|vision_start|><|video_pad|><|vision_end|>.
       text.append(rendered.substr(pos, at - kVisionStart.size() - pos));
-      for (const double t : times[n_videos])
+      for (const double t : videos[n_videos].group_times)
         text += fmt::format("<{:.1f} seconds>{}{}{}", t, kVisionStart, kVideoPad, kVisionEnd);
       pos = at + kVideoPad.size() + kVisionEnd.size();
       ++n_videos;

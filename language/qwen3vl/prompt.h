@@ -8,7 +8,7 @@
 //
 // The video expansion replaces the template's whole <|vision_start|><|video_pad|><|vision_end|>
 // (4.57); transformers 5.x keeps that outer pair around the groups, 2 tokens more per video
-// (docs/qwen3vl-prompt.md). time_g is the mean of the group's first and last frame time.
+// (docs/qwen3vl-prompt.md). time_g is the group's timestamp from the video processor.
 #include <cstdint>
 #include <filesystem>
 #include <span>
@@ -30,7 +30,6 @@ struct PromptConfig {
   int32_t vision_start_token_id = 151652;  // <|vision_start|>
   int32_t vision_end_token_id = 151653;    // <|vision_end|>
   int64_t spatial_merge_size = 2;          // vision_config: patches per LLM token along each axis
-  int64_t temporal_patch_size = 2;         // vision_config: frames per temporal group
   int64_t max_position_embeddings = 128000;  // text_config: the longest prompt accepted (hub: 262144)
 
   // Reads the keys above; absent or null ones keep the defaults.
@@ -49,10 +48,10 @@ struct ImageInput {
 
 struct VideoInput {
   Grid grid;
-  // Time in seconds of each sampled frame, in order (HF: frame index / video fps). Padded with the
-  // last one to a multiple of temporal_patch_size, as the processor pads frames; that must give
-  // grid.t groups.
-  std::vector<double> frame_times;
+  // Each temporal group's timestamp in seconds, grid.t of them, as the video processor computes
+  // them for the prompt (HF Qwen3VLProcessor._calculate_timestamps: the mean of the group's first
+  // and last frame index over the video's fps; vision/qwen3vl/video_processor.h timestamps_s).
+  std::vector<double> group_times;
 };
 
 enum class Modality : uint8_t { Text, Image, Video };
@@ -65,7 +64,7 @@ struct VisionBlock {
   int32_t media = 0;   // index among the prompt's images, or among its videos
   int32_t t = 0;       // temporal group (0 for images)
   int32_t rows = 0, cols = 0;  // merged grid: h / merge, w / merge
-  double time = 0;     // videos: the group's timestamp as rendered, in seconds
+  double time = 0;     // videos: the group's timestamp, in seconds
   int64_t size() const { return int64_t{rows} * cols; }
 };
 
@@ -87,12 +86,9 @@ struct Prompt {
 // naming the media item when the numbers of placeholders and media differ, a pad is not wrapped
 // in <|vision_start|>…<|vision_end|> (position ids need the wrapper: a pad typed into message
 // text), a grid is not positive or not divisible by the merge size, an image grid has t != 1,
-// frame times are not finite and non-negative or do not make grid.t groups, or the prompt is
+// a video's group timestamps are not grid.t finite, non-negative numbers, or the prompt is
 // longer than max_position_embeddings.
 Prompt build_prompt(const Tokenizer& tokenizer, std::string_view rendered, std::span<const ImageInput> images,
                     std::span<const VideoInput> videos, const PromptConfig& config);
-
-// The timestamp of each temporal group of a video, as 4.57.1's processor computes them.
-std::vector<double> group_times(std::span<const double> frame_times, int64_t temporal_patch_size);
 
 }  // namespace trimvl::qwen3vl

@@ -9,11 +9,11 @@ tokenizer, fast torchvision image/video processors with the hub's patch 16 / mer
 metadata, then `model.model.get_rope_index` of a tiny random Qwen3-VL (it reads only config ids).
 Writes into --out:
   config.json    the tiny Qwen3-VL's config (token ids, merge size, max_position_embeddings)
-  prompts.json   per case: the messages (our schema: role, content items text|image|video,
-                 optional reasoning_content), template style and options, the rendered text,
-                 input_ids, image grids, per video its grid and sampled frame times (frame index /
-                 fps, what the processor's timestamps are made of), position ids (3 x L) and the
-                 rope delta.
+  prompts.json   per case: the messages (HF's schema: role, content a string or items
+                 text|image|video, optional reasoning_content), template style and options, the
+                 rendered text, input_ids, image grids, per video its grid, sampled frame indices,
+                 fps and the group timestamps the processor put in the prompt
+                 (_calculate_timestamps), position ids (3 x L) and the rope delta.
 
 Sampling: `generate()` of a tiny random Qwen3 LLM (256 tokens; its lm_head scaled so distributions
 are peaked enough for top-k/top-p/min-p to bite) under several generation_config.json files, after
@@ -155,8 +155,9 @@ def prompt_case(case: dict, processors: dict, model, rng) -> dict:
         "videos": [], "position_ids": positions[:, 0, :].tolist(), "rope_delta": int(delta.item()),
     }
     for i, meta in enumerate(out.get("video_metadata", [])):
-        record["videos"].append({"grid": video_grid[i].tolist(),
-                                 "frame_times": [int(idx) / meta.fps for idx in meta.frames_indices]})
+        times = processor._calculate_timestamps(meta.frames_indices, meta.fps, processor.video_processor.merge_size)
+        record["videos"].append({"grid": video_grid[i].tolist(), "frame_indices": meta.frames_indices.tolist(),
+                                 "fps": meta.fps, "group_times": times})
     return record
 
 

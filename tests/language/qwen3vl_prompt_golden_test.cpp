@@ -1,7 +1,7 @@
 // Parity with transformers 4.57.1 (tests/golden/gen_qwen3vl_prompt.py):
 //  - prompts: the same messages rendered natively must give apply_chat_template's text with the
-//    real Instruct/Thinking templates; with the processor's grids and frame times, the processor's
-//    input_ids; and get_rope_index's position ids and rope delta;
+//    real Instruct/Thinking templates; with the processor's grids and video timestamps, the
+//    processor's input_ids; and get_rope_index's position ids and rope delta;
 //  - sampling: from the same generation_config.json, seed and raw logits, the processed scores of
 //    every step bit for bit and the tokens generate() produced, stopping where it stopped.
 #include <string>
@@ -73,7 +73,7 @@ TEST(Qwen3VLPromptGolden, RenderedTextIdsAndPositionsMatchTransformers) {
     for (const json& g : c.at("image_grids")) images.push_back({grid_of(g)});
     std::vector<VideoInput> videos;
     for (const json& v : c.at("videos"))
-      videos.push_back({grid_of(v.at("grid")), v.at("frame_times").get<std::vector<double>>()});
+      videos.push_back({grid_of(v.at("grid")), v.at("group_times").get<std::vector<double>>()});
     const Prompt prompt = build_prompt(tokenizer, text, images, videos, config);
     EXPECT_EQ(prompt.input_ids, c.at("input_ids").get<std::vector<int32_t>>());
 

@@ -71,9 +71,9 @@ TEST(Qwen3VLPrompt, ImagePadBecomesOneTokenPerMergedPatchInRowMajorOrder) {
 }
 
 TEST(Qwen3VLPrompt, VideoBecomesTimestampedGroupsReplacingTheWrapper) {
-  // Frames every 0.5 s, 9 of them: the last is repeated to make 5 pairs whose mean times 0.25,
-  // 1.25, 2.25, 3.25 and 4.0 print half-to-even, as Python's "{:.1f}" does.
-  const VideoInput video{{5, 2, 4}, {0, 0.5, 1, 1.5, 2, 2.5, 3, 3.5, 4}};
+  // Frames every 0.5 s, 9 of them, make 5 groups (the last frame repeated) timed 0.25, 1.25, 2.25,
+  // 3.25 and 4.0, which print half-to-even, as Python's "{:.1f}" does.
+  const VideoInput video{{5, 2, 4}, {0.25, 1.25, 2.25, 3.25, 4.0}};
   const Prompt p = build_prompt(tokenizer(), "<|im_start|>user\nWatch:" + kVideo + "Go<|im_end|>\n", {},
                                 std::vector<VideoInput>{video}, {});
   std::string expected = "<|im_start|>user\nWatch:";
@@ -98,7 +98,7 @@ TEST(Qwen3VLPrompt, VideoBecomesTimestampedGroupsReplacingTheWrapper) {
 
 TEST(Qwen3VLPrompt, MediaAreMatchedToPlaceholdersInTextOrder) {
   const std::vector<ImageInput> images = {{{1, 2, 2}}, {{1, 4, 2}}};
-  const std::vector<VideoInput> videos = {{{1, 2, 2}, {1.0, 2.0}}, {{1, 2, 4}, {7.0}}};
+  const std::vector<VideoInput> videos = {{{1, 2, 2}, {1.5}}, {{1, 2, 4}, {7.0}}};
   const Prompt p = build_prompt(tokenizer(), kVideo + kImage + "x" + kVideo + kImage, images, videos, {});
   ASSERT_EQ(p.blocks.size(), 4u);
   const Modality order[] = {Modality::Video, Modality::Image, Modality::Video, Modality::Image};
@@ -110,12 +110,6 @@ TEST(Qwen3VLPrompt, MediaAreMatchedToPlaceholdersInTextOrder) {
   }
   EXPECT_EQ(p.blocks[0].time, 1.5);
   EXPECT_EQ(p.blocks[2].time, 7.0);
-}
-
-TEST(Qwen3VLPrompt, GroupTimesAverageFirstAndLastFrameOfEachGroup) {
-  EXPECT_EQ(group_times(std::vector<double>{0, 1, 2}, 2), (std::vector<double>{0.5, 2}));
-  EXPECT_EQ(group_times(std::vector<double>{0, 1, 2, 3}, 3), (std::vector<double>{1, 3}));
-  EXPECT_EQ(group_times(std::vector<double>{5}, 1), (std::vector<double>{5}));
 }
 
 TEST(Qwen3VLPrompt, TextOnlyPromptIsThePlainTokenization) {
@@ -130,23 +124,22 @@ TEST(Qwen3VLPrompt, PlaceholderAndMediaCountsMustAgree) {
   expect_error(kImage, {}, {}, "more <|image_pad|> placeholders than the 0 images given");  // an image part without a grid
   expect_error(kImage, {{{1, 2, 2}}, {{1, 2, 2}}}, {}, "has 1 <|image_pad|> placeholders but 2 images were given");
   expect_error(kVideo, {}, {}, "more <|video_pad|> placeholders than the 0 videos given");
-  expect_error("no media", {}, {{{1, 2, 2}, {0, 1}}}, "has 0 <|video_pad|> placeholders but 1 videos were given");
+  expect_error("no media", {}, {{{1, 2, 2}, {0.5}}}, "has 0 <|video_pad|> placeholders but 1 videos were given");
 }
 
 TEST(Qwen3VLPrompt, PadsOutsideTheVisionWrapperAreRejected) {
   expect_error("typed <|image_pad|> here", {{{1, 2, 2}}}, {}, "image 0: its <|image_pad|> at byte 6");
-  expect_error("<|vision_start|><|video_pad|>", {}, {{{1, 2, 2}, {0, 1}}}, "video 0: its <|video_pad|> at byte 16");
+  expect_error("<|vision_start|><|video_pad|>", {}, {{{1, 2, 2}, {0.5}}}, "video 0: its <|video_pad|> at byte 16");
 }
 
-TEST(Qwen3VLPrompt, BadGridsAndFrameTimesAreRejected) {
+TEST(Qwen3VLPrompt, BadGridsAndTimestampsAreRejected) {
   expect_error(kImage, {{{1, 3, 4}}}, {}, "image 0: grid (1, 3, 4) has rows and columns that the merge size 2");
   expect_error(kImage, {{{1, 0, 4}}}, {}, "image 0: grid (1, 0, 4) must be positive");
   expect_error(kImage, {{{2, 2, 2}}}, {}, "image 0: grid (2, 2, 2) has t = 2");
-  expect_error(kVideo, {}, {{{3, 2, 2}, {0, 1, 2, 3}}}, "video 0: 4 frame times make 2 temporal groups of 2 but its grid");
-  expect_error(kVideo, {}, {{{1, 2, 2}, {}}}, "video 0: no frame times");
-  expect_error(kVideo, {}, {{{1, 2, 2}, {0, std::numeric_limits<double>::quiet_NaN()}}},
-               "video 0: frame time nan is not a finite");
-  expect_error(kVideo, {}, {{{1, 2, 2}, {-1, 0}}}, "video 0: frame time -1 is not a finite, non-negative");
+  expect_error(kVideo, {}, {{{3, 2, 2}, {0.5, 1.5}}}, "video 0: 2 group timestamps for a grid (3, 2, 2) of 3 temporal groups");
+  expect_error(kVideo, {}, {{{1, 2, 2}, {}}}, "video 0: 0 group timestamps");
+  expect_error(kVideo, {}, {{{1, 2, 2}, {std::numeric_limits<double>::quiet_NaN()}}}, "video 0: timestamp nan is not a finite");
+  expect_error(kVideo, {}, {{{1, 2, 2}, {-1}}}, "video 0: timestamp -1 is not a finite, non-negative");
 }
 
 TEST(Qwen3VLPrompt, PromptLongerThanTheModelIsRejected) {
@@ -174,7 +167,6 @@ TEST(Qwen3VLPrompt, ConfigReadsTheKeysItNeedsWithHubDefaults) {
   EXPECT_EQ(c.video_token_id, 151656);
   EXPECT_EQ(c.vision_start_token_id, 151652);
   EXPECT_EQ(c.spatial_merge_size, 4);
-  EXPECT_EQ(c.temporal_patch_size, 2);
   EXPECT_EQ(c.max_position_embeddings, 99);
   test::write_file(dir / "empty.json", "{}");
   EXPECT_EQ(PromptConfig::from_config_json(dir / "empty.json").max_position_embeddings, 128000);  // Qwen3VLTextConfig's
