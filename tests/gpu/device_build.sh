@@ -25,7 +25,11 @@ cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DCMAKE_PREFIX_PATH="$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')" \
   -DTRIMVL_PYTHON="$(command -v python3)" -DTRIMVL_SHARED_DIR="$shared" \
   -DTRIMVL_CACHE_DIR=/tmp/trimvl-cache
-cmake --build "$BUILD" -j "${JOBS:-$(nproc)}"
+# Keep going past a failing target (GCC 13 here, 12 in CI) so the tests that did build still run;
+# the script fails at the end if anything did.
+build_rc=0
+cmake --build "$BUILD" -j "${JOBS:-$(nproc)}" -- -k 0 || build_rc=$?
 # Golden references are pinned to the venv versions (transformers 4.57.1); the GPU machine has
 # others, so golden tests run in CI, not here.
 ctest --test-dir "$BUILD" --output-on-failure -LE golden "$@"
+exit "$build_rc"

@@ -69,7 +69,7 @@ TEST_P(Qwen3VLTextGolden, ConfigMatchesTransformers) {
   EXPECT_EQ(config.num_attention_heads, expected.at("num_attention_heads"));
   EXPECT_EQ(config.num_key_value_heads, expected.at("num_key_value_heads"));
   EXPECT_EQ(config.head_dim, expected.at("head_dim"));
-  EXPECT_EQ(config.hidden_act, expected.at("hidden_act"));
+  EXPECT_EQ(config.hidden_act, expected.at("hidden_act").get<std::string>());
   EXPECT_EQ(config.max_position_embeddings, expected.at("max_position_embeddings"));
   EXPECT_EQ(config.rms_norm_eps, expected.at("rms_norm_eps"));
   EXPECT_EQ(config.rope_theta, expected.at("rope_theta"));
