@@ -15,6 +15,9 @@ if [[ -d .deps ]]; then
   mkdir -p "$DEPS"
   for deb in .deps/*.deb; do dpkg -x "$deb" "$DEPS"; done
   export PKG_CONFIG_SYSROOT_DIR="$DEPS" PKG_CONFIG_PATH="$DEPS/usr/lib/x86_64-linux-gnu/pkgconfig"
+  # Binaries find libicuuc through their RUNPATH, but RUNPATH does not cover its own dependency
+  # libicudata; the loader needs the sysroot's library folder for that.
+  export LD_LIBRARY_PATH="$DEPS/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 fi
 shared="$PWD/../shared"
 [[ -d .deps/shared ]] && shared="$PWD/.deps/shared"
