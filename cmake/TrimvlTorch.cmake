@@ -25,6 +25,19 @@ if(NOT TRIMVL_CUDA STREQUAL "OFF")
       set(CMAKE_CUDA_ARCHITECTURES 90)
     endif()
     enable_language(CUDA)
+    # Our kernels and the wheel's libtorch_cuda share one CUDA runtime, so nvcc must be the major
+    # version the wheel was built for (13 for torch 2.11's PyPI wheel).
+    if(TRIMVL_PYTHON)
+      execute_process(COMMAND "${TRIMVL_PYTHON}" -c "import torch; print(torch.version.cuda or '')"
+                      OUTPUT_VARIABLE _torch_cuda OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
+      string(REGEX MATCH "^[0-9]+" _torch_cuda_major "${_torch_cuda}")
+      string(REGEX MATCH "^[0-9]+" _nvcc_major "${CMAKE_CUDA_COMPILER_VERSION}")
+      if(_torch_cuda_major AND NOT _torch_cuda_major STREQUAL _nvcc_major)
+        message(FATAL_ERROR "nvcc ${CMAKE_CUDA_COMPILER_VERSION} (${CMAKE_CUDA_COMPILER}) does not match the CUDA "
+                            "${_torch_cuda} that torch was built with; point CMAKE_CUDA_COMPILER at a CUDA "
+                            "${_torch_cuda_major}.x nvcc, or configure with -DTRIMVL_CUDA=OFF")
+      endif()
+    endif()
     # CMake 3.25 has no CUDA 20 flags for nvcc 13; our kernels need C++17 only.
     set(CMAKE_CUDA_STANDARD 17)
     set(CMAKE_CUDA_EXTENSIONS OFF)
