@@ -9,6 +9,9 @@
 #include "tests/support/test_env.h"
 #include "vision/media/image_decoder.h"
 #include "vision/media/image_header.h"
+#include "vision/media/load_frames.h"
+#include "vision/media/video_decoder.h"
+#include "vision/qwen3vl/video_processor.h"
 
 namespace trimvl::vision::media {
 namespace {
@@ -63,8 +66,8 @@ INSTANTIATE_TEST_SUITE_P(Media, LosslessImage,
 
 // Both sides decode with libjpeg-turbo's default (islow IDCT, fancy upsampling), but Pillow's
 // wheel bundles its own libjpeg-turbo build while OpenCV uses the system one; versions may round
-// differently. One level per channel covers IDCT rounding; a wrong orientation or colour order
-// differs by far more on this random-noise image.
+// differently (with Pillow 12.0's and Debian 12's they agree exactly). One level per channel covers
+// IDCT rounding; a wrong orientation or colour order differs by far more on this random-noise image.
 class ExifJpeg : public ::testing::TestWithParam<int> {};
 
 TEST_P(ExifJpeg, OrientationAppliedAsExifTranspose) {
@@ -100,6 +103,89 @@ TEST(MediaImageHeader, RefusesOversizeBeforeDecoding) {
   // Cut inside the segment list: no frame header found.
   EXPECT_THROW(read_image_dims(jpeg.substr(0, 9)), Error);
   EXPECT_THROW(read_image_dims("GIF89a"), Error);
+}
+
+std::vector<double> doubles(const at::Tensor& t) {
+  const at::Tensor c = t.to(at::kDouble).contiguous();
+  return {c.data_ptr<double>(), c.data_ptr<double>() + c.numel()};
+}
+
+// The reference is the ffmpeg CLI on the same libavcodec (see gen_media.py), so decoding is
+// identical and the RGB conversion (bicubic swscale, BT.601 for unspecified YUV) is the CLI's:
+// every frame must match exactly, YUV 4:2:0 (mpeg4) and rotated ones included.
+class GoldenVideo : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(GoldenVideo, EveryFrameMatchesTheReference) {
+  const std::string name = GetParam();
+  const fs::path path = golden().dir / "videos" / name;
+  const Frames f = load_frames(path);
+  const at::Tensor want = golden().expected.tensor("videos/" + name);
+  ASSERT_EQ(f.rgb.sizes(), want.sizes()) << name;
+  EXPECT_TRUE(at::equal(f.rgb, want)) << name << ": max |diff| "
+                                      << (f.rgb.to(at::kInt) - want.to(at::kInt)).abs().max().item<int>();
+  const std::vector<double> times = doubles(golden().expected.tensor("videos/" + name + ".times"));
+  ASSERT_EQ(f.timestamps_s.size(), times.size());
+  for (size_t i = 0; i < times.size(); ++i) EXPECT_NEAR(f.timestamps_s[i], times[i], 1e-9) << name << " frame " << i;
+  EXPECT_EQ(f.fps, std::stod(golden().expected.metadata().at("videos/" + name + ".fps")));
+  EXPECT_EQ(f.source, path.string());
+}
+
+INSTANTIATE_TEST_SUITE_P(Media, GoldenVideo,
+                         ::testing::Values("ffv1_rgb_13.mkv", "vfr.mkv", "mpeg4_21.mp4", "rotated90.mp4"),
+                         [](const auto& info) {
+                           std::string n = info.param;
+                           for (char& c : n) c = std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+                           return n;
+                         });
+
+TEST(MediaVideo, DecodesOnlyTheFramesTheProcessorSamples) {
+  const fs::path path = golden().dir / "videos" / "mpeg4_21.mp4";
+  qwen3vl::VideoProcessorConfig config = qwen3vl::default_video_processor_config();
+  config.fps = 2;  // 21 frames at 25 fps: 0.84 s -> int(1.68) = 1, raised to min_frames
+  config.min_frames = 4;
+  const DecodedVideo d = decode_video(path, [&](const VideoInfo& v) {
+    EXPECT_EQ(v.frame_count, 21);
+    EXPECT_EQ(v.fps, 25.0);
+    return qwen3vl::sample_frame_indices(v.frame_count, v.fps, config);
+  });
+  EXPECT_EQ(d.frame_indices, (std::vector<int64_t>{0, 7, 13, 20}));  // linspace(0, 20, 4) rounded half to even
+  const at::Tensor all = golden().expected.tensor("videos/mpeg4_21.mp4");
+  ASSERT_EQ(d.frames.rgb.size(0), 4);
+  const at::Tensor want = all.index_select(0, at::tensor(d.frame_indices, at::kLong));
+  EXPECT_TRUE(at::equal(d.frames.rgb, want));
+  const std::vector<double> times = {0.0, 0.28, 0.52, 0.8};  // index / 25 fps
+  ASSERT_EQ(d.frames.timestamps_s.size(), times.size());
+  for (size_t i = 0; i < times.size(); ++i) EXPECT_NEAR(d.frames.timestamps_s[i], times[i], 1e-9);
+}
+
+TEST(MediaVideo, ChosenIndicesAreChecked) {
+  const fs::path path = golden().dir / "videos" / "ffv1_rgb_13.mkv";
+  EXPECT_THROW(decode_video(path, [](const VideoInfo&) { return std::vector<int64_t>{3, 2}; }), Error);
+  EXPECT_THROW(decode_video(path, [](const VideoInfo&) { return std::vector<int64_t>{13}; }), Error);
+  EXPECT_THROW(decode_video(path, [](const VideoInfo&) { return std::vector<int64_t>{}; }), Error);
+}
+
+TEST(MediaBadVideos, EachIsOneClearError) {
+  const fs::path bad = golden().dir / "bad";
+  for (const char* name : {"audio_only.wav", "audio_only.mp4"})
+    EXPECT_NE(std::string(error_of(bad / name, load_frames).what()).find("no video stream"), std::string::npos);
+  error_of(bad / "truncated.mp4", load_frames);
+  error_of(bad / "corrupt_stream.mkv", load_frames);
+  EXPECT_EQ(error_of(bad / "missing.mp4", load_frames).kind(), Error::Kind::NotFound);
+}
+
+TEST(MediaLoadFrames, DispatchesOnTheExtension) {
+  test::TempDir dir;
+  const fs::path png = golden().dir / "images" / "rgb_odd.png";
+  EXPECT_TRUE(at::equal(load_frames(png).rgb, golden().expected.tensor("images/rgb_odd.png")));
+  fs::copy_file(png, dir / "UPPER.PNG");
+  EXPECT_TRUE(at::equal(load_frames(dir / "UPPER.PNG").rgb, golden().expected.tensor("images/rgb_odd.png")));
+  const at::Tensor rgb = golden().expected.tensor("videos/ffv1_rgb_13.mkv");
+  save_frames_safetensors(dir / "v.safetensors", {rgb, 10.0, {}, ""});
+  EXPECT_TRUE(at::equal(load_frames(dir / "v.safetensors").rgb, rgb));
+  // An image under a video's name still decodes: FFmpeg probes the content, not the extension.
+  fs::copy_file(png, dir / "still.mov");
+  EXPECT_EQ(load_frames(dir / "still.mov").rgb.size(0), 1);
 }
 
 }  // namespace
