@@ -88,7 +88,9 @@ def make_videos(out: Path) -> None:
            "setpts='(N*0.1+if(gte(N,5),(N-4)*0.2,0))/TB'", "-fps_mode", "passthrough", "-c:v", "ffv1",
            "-pix_fmt", "bgr0", out / "vfr.mkv")
     ffmpeg(*src, "testsrc2=size=48x32:rate=8", "-frames:v", 9, "-c:v", "mpeg4", "-q:v", 2, out / "plain.mp4")
-    ffmpeg("-i", out / "plain.mp4", "-c", "copy", "-metadata:s:v:0", "rotate=90", out / "rotated90.mp4")
+    for degrees in (90, 180, 270):
+        ffmpeg("-i", out / "plain.mp4", "-c", "copy", "-metadata:s:v:0", f"rotate={degrees}",
+               out / f"rotated{degrees}.mp4")
     (out / "plain.mp4").unlink()
 
 

@@ -131,7 +131,8 @@ TEST_P(GoldenVideo, EveryFrameMatchesTheReference) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Media, GoldenVideo,
-                         ::testing::Values("ffv1_rgb_13.mkv", "vfr.mkv", "mpeg4_21.mp4", "rotated90.mp4"),
+                         ::testing::Values("ffv1_rgb_13.mkv", "vfr.mkv", "mpeg4_21.mp4", "rotated90.mp4",
+                                           "rotated180.mp4", "rotated270.mp4"),
                          [](const auto& info) {
                            std::string n = info.param;
                            for (char& c : n) c = std::isalnum(static_cast<unsigned char>(c)) ? c : '_';

@@ -155,6 +155,10 @@ DecodedVideo decode_video(const std::filesystem::path& path, const FrameChooser&
                               out.info.frame_count))
           .file(name);
   const int turns = upright_quarter_turns(input.stream, name);
+  if (const AVCodecParameters* c = input.stream->codecpar; int64_t{c->width} * c->height > kMaxFramePixels)
+    throw Error(fmt::format("video frames of {} x {} pixels; at most {} per frame", c->width, c->height,
+                            kMaxFramePixels))
+        .file(name);
 
   const AVCodec* codec = avcodec_find_decoder(input.stream->codecpar->codec_id);
   if (codec == nullptr)
