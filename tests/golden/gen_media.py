@@ -128,7 +128,12 @@ def make_bad(out: Path, images: Path) -> None:
     ffmpeg("-f", "lavfi", "-i", "anullsrc=r=8000:cl=mono", "-t", 0.5, "-c:a", "pcm_s16le", out / "audio_only.wav")
     ffmpeg("-f", "lavfi", "-i", "anullsrc=r=8000:cl=mono", "-t", 0.5, "-c:a", "aac", out / "audio_only.mp4")
     mp4 = (out.parent / "videos" / "mpeg4_21.mp4").read_bytes()
-    (out / "truncated.mp4").write_bytes(mp4[: len(mp4) // 2])
+    (out / "truncated.mp4").write_bytes(mp4[: len(mp4) // 2])  # the index (moov) is at the end: lost
+    ffmpeg("-i", out.parent / "videos" / "mpeg4_21.mp4", "-c", "copy", "-movflags", "+faststart", out / "faststart.mp4")
+    faststart = (out / "faststart.mp4").read_bytes()
+    (out / "faststart.mp4").unlink()
+    # Index intact, frames missing: the demuxer declares 21 frames and delivers fewer.
+    (out / "truncated_faststart.mp4").write_bytes(faststart[: len(faststart) * 2 // 3])
     # The container is intact; the codec stream is noise.
     mkv = bytearray((out.parent / "videos" / "ffv1_rgb_13.mkv").read_bytes())
     noise = np.random.default_rng(13).integers(0, 256, len(mkv) - 600, np.uint8).tobytes()

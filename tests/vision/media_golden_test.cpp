@@ -171,6 +171,8 @@ TEST(MediaBadVideos, EachIsOneClearError) {
   for (const char* name : {"audio_only.wav", "audio_only.mp4"})
     EXPECT_NE(std::string(error_of(bad / name, load_frames).what()).find("no video stream"), std::string::npos);
   error_of(bad / "truncated.mp4", load_frames);
+  EXPECT_NE(std::string(error_of(bad / "truncated_faststart.mp4", load_frames).what()).find("the video ends after"),
+            std::string::npos);
   error_of(bad / "corrupt_stream.mkv", load_frames);
   EXPECT_EQ(error_of(bad / "missing.mp4", load_frames).kind(), Error::Kind::NotFound);
 }
