@@ -40,7 +40,7 @@ Frames decode_image(const std::filesystem::path& path) {
   } catch (Error& e) {
     throw e.file(path.string());
   }
-  if (dims.width <= 0 || dims.height <= 0 || dims.width * dims.height > kMaxFramePixels)
+  if (dims.width <= 0 || dims.height <= 0 || dims.width > kMaxFramePixels / dims.height)  // no overflow
     throw Error(fmt::format("image header declares {} x {} pixels; at most {} pixels per frame are decoded",
                             dims.width, dims.height, kMaxFramePixels))
         .file(path.string());

@@ -12,7 +12,7 @@ extern "C" {
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
 #include <libavutil/display.h>
-#include <libavutil/imgutils.h>
+#include <libavutil/pixdesc.h>
 #include <libswscale/swscale.h>
 }
 
@@ -48,7 +48,7 @@ struct Input {
   std::unique_ptr<AVFormatContext, FormatCloser> format;
   AVStream* stream = nullptr;
 
-  Input(const std::filesystem::path& path) {
+  explicit Input(const std::filesystem::path& path) {
     const std::string name = path.string();
     AVFormatContext* raw = nullptr;
     if (int rc = avformat_open_input(&raw, name.c_str(), nullptr, nullptr); rc < 0)
@@ -189,9 +189,10 @@ DecodedVideo decode_video(const std::filesystem::path& path, const FrameChooser&
       if (decoded == wanted[next]) {
         const int64_t pts = frame->best_effort_timestamp;
         const double t = pts == AV_NOPTS_VALUE ? decoded / out.info.fps : (pts - start) * av_q2d(time_base);
-        if (!(t > last_time))  // keeps Frames' invariant: finite, >= 0, strictly increasing
-          throw Error(fmt::format("frame {} has timestamp {} s, not after the previous frame's {} s", decoded, t,
-                                  last_time))
+        if (!(std::isfinite(t) && t >= 0 && t > last_time))  // Frames' invariant: >= 0, strictly increasing
+          throw Error(fmt::format("frame {} has timestamp {} s (previous chosen frame: {} s); timestamps must be "
+                                  ">= 0 and increasing",
+                                  decoded, t, last_time))
               .file(name);
         last_time = t;
         at::Tensor picture = to_rgb(*frame);
