@@ -49,9 +49,11 @@ def make_images(out: Path) -> dict:
     cases["p_trns.png"] = p
     for name, img in cases.items():
         img.save(out / name)
-    # 16-bit PNGs written with numpy-built IHDR via PIL: grey as I;16, colour through raw chunks.
+    # 16-bit PNGs: grey through PIL (mode I;16); PIL cannot write the others, so raw chunks.
     Image.fromarray(pattern(6, 7, 0, 9, np.uint16, 65536)).save(out / "grey16.png")
-    write_png_rgb16(out / "rgb16.png", pattern(5, 4, 3, 10, np.uint16, 65536))
+    write_png16(out / "rgb16.png", pattern(5, 4, 3, 10, np.uint16, 65536))
+    write_png16(out / "rgba16.png", pattern(3, 5, 4, 14, np.uint16, 65536))
+    write_png16(out / "la16.png", pattern(4, 3, 2, 15, np.uint16, 65536))
     base = Image.fromarray(pattern(10, 16, 3, 11))
     for orientation in range(1, 9):
         exif = Image.Exif()
@@ -60,16 +62,18 @@ def make_images(out: Path) -> dict:
     return {name: np.asarray(load_image(str(out / name))) for name in sorted(p.name for p in out.iterdir())}
 
 
-def write_png_rgb16(path: Path, rgb: np.ndarray) -> None:
+def write_png16(path: Path, pixels: np.ndarray) -> None:
+    """A 16-bit PNG of grey+alpha (2 channels), RGB (3) or RGBA (4)."""
     import struct
     import zlib
 
     def chunk(kind, data):
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
-    h, w, _ = rgb.shape
-    raw = b"".join(b"\0" + rgb[y].astype(">u2").tobytes() for y in range(h))
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 16, 2, 0, 0, 0))
+    h, w, c = pixels.shape
+    colour_type = {2: 4, 3: 2, 4: 6}[c]
+    raw = b"".join(b"\0" + pixels[y].astype(">u2").tobytes() for y in range(h))
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 16, colour_type, 0, 0, 0))
                      + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
 
 

@@ -57,7 +57,7 @@ TEST_P(LosslessImage, MatchesLoadImageExactly) {
 
 INSTANTIATE_TEST_SUITE_P(Media, LosslessImage,
                          ::testing::Values("rgb_odd.png", "rgba.png", "l.png", "la.png", "p_trns.png", "grey16.png",
-                                           "rgb16.png", "one_pixel.png", "rgb.bmp"),
+                                           "rgb16.png", "rgba16.png", "la16.png", "one_pixel.png", "rgb.bmp"),
                          [](const auto& info) {
                            std::string n = info.param;
                            for (char& c : n) c = std::isalnum(static_cast<unsigned char>(c)) ? c : '_';

@@ -6,7 +6,8 @@
 //   alpha (RGBA, LA)   dropped, not composited: convert("RGB") discards it.
 //   palette (P)        expanded to the palette colours; a tRNS transparency is dropped.
 //   grey (L)           replicated into R = G = B.
-//   16-bit colour PNG  the high byte of each sample (PIL reads "RGB;16B" that way; so does libpng's strip).
+//   16-bit PNG with    the high byte of each sample (PIL reads "RGB;16B", "RGBA;16B", "LA;16B" that
+//   colour or alpha    way; libpng's strip_16, which OpenCV uses, too).
 //   16-bit grey PNG    clipped to 255, not scaled: PIL opens it as mode I;16, whose conversion to
 //                      RGB saturates. Reproduced here because it is what the model sees from HF.
 //
