@@ -169,6 +169,7 @@ DecodedVideo decode_video(const std::filesystem::path& path, const FrameChooser&
   if (!decoder) throw Error("out of memory allocating a decoder", Error::Kind::Internal).file(name);
   if (int rc = avcodec_parameters_to_context(decoder.get(), input.stream->codecpar); rc < 0)
     throw Error(fmt::format("bad codec parameters: {}", av_message(rc))).file(name);
+  decoder->thread_count = 0;  // as many as FFmpeg sees fit; threading does not change the pixels
   if (int rc = avcodec_open2(decoder.get(), codec, nullptr); rc < 0)
     throw Error(fmt::format("cannot open the {} decoder: {}", codec->name, av_message(rc))).file(name);
 
