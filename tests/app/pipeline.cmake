@@ -6,7 +6,8 @@ set(_e2e "${TRIMVL_GOLDEN_DIR}/qwen3vl_e2e")
 set(_ask "$<TARGET_FILE:trimvl>" ask -m "${_e2e}/gqa4/model" --dtype fp32 --device cpu --temperature 0
          --max-new-tokens 8)
 # Runs a command that must fail: exit code 1 and the expected message on stderr.
-set(_fails sh -c "out=$(\"$@\" 2>&1 >/dev/null); rc=$?; echo \"$out\"; test $rc -eq 1 && echo \"$out\" | grep -q \"$0\"")
+# (Newlines, not semicolons, separate its statements: a semicolon would split the CMake list.)
+set(_fails sh -c "out=$(\"$@\" 2>&1 >/dev/null)\nrc=$?\necho \"$out\"\ntest $rc -eq 1 && echo \"$out\" | grep -q \"$0\"")
 
 add_test(NAME trimvl_ask_cli COMMAND ${_ask} --image "${_e2e}/media/image_a.safetensors" -p "What is in this picture?")
 set_tests_properties(trimvl_ask_cli PROPERTIES
