@@ -124,6 +124,9 @@ Pipeline::Pipeline(const EngineOptions& options)
   } else {
     chat_options_.style = qwen3vl::detect_chat_style(read_chat_template(snapshot_.model.chat_template));
   }
+  if (snapshot_.gates)
+    log::info("retention gates in {} are not used yet: this pipeline keeps every token (full KV cache)",
+              snapshot_.gates->dir.string());
   const auto start = Clock::now();
   vision_.emplace(vision::qwen3vl::VisionModel::load(dir, dtype_, device_));
   decoder_.emplace(qwen3vl::TextDecoder::load(io::SafetensorsCheckpoint::open(snapshot_.model.weights),
