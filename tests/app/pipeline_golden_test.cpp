@@ -121,6 +121,31 @@ TEST_P(PipelineGolden, CancelledTurnLeavesTheConversationAsItWas) {
   EXPECT_EQ(reply.tokens, turns[1].at("ids").get<std::vector<int32_t>>());
 }
 
+// The next turn prefills only its new tokens when the cache holds a prefix of its prompt (here: a
+// one-token first answer, so the cache holds exactly the first prompt). That must give what a
+// fresh engine computes from the whole conversation at once.
+TEST_P(PipelineGolden, NextTurnReusingTheCacheEqualsTheWholeConversationAtOnce) {
+  const std::string model = GetParam();
+  const json all = expected();
+  const json& turns = all.at(model).at("two_turns_image_in_second");
+  Engine engine(options_for(model));
+  Request first = request_of(turns[0].at("messages"));
+  first.generation.max_new_tokens = 1;
+  const Reply answer = engine.ask(first);
+  const Reply next = engine.ask(request_of(turns[1].at("messages")));
+  EXPECT_GT(next.stats.image_tokens, 0);
+  EXPECT_LT(next.stats.prefilled_tokens, next.stats.prompt_tokens);
+
+  Request whole = request_of(turns[0].at("messages"));
+  whole.messages.push_back({Role::Assistant, {Part::of_text(answer.text)}});
+  for (auto& message : request_of(turns[1].at("messages")).messages) whole.messages.push_back(std::move(message));
+  Engine fresh(options_for(model));
+  const Reply reference = fresh.ask(whole);
+  EXPECT_EQ(reference.stats.prefilled_tokens, reference.stats.prompt_tokens);
+  EXPECT_EQ(next.stats.prompt_tokens, reference.stats.prompt_tokens);
+  EXPECT_EQ(next.tokens, reference.tokens);
+}
+
 INSTANTIATE_TEST_SUITE_P(TinyModels, PipelineGolden, ::testing::Values("gqa4", "odd"));
 
 }  // namespace
