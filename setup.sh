@@ -105,11 +105,11 @@ deps() { install_apt; install_venv; }
 
 run_demo() {
   local model="$CACHE/demo/qwen3vl-tiny"
-  say "main job: inspect the demo checkpoint and tokenize with the Qwen3 tokenizer"
-  say "note: the demo checkpoint is tiny and UNTRAINED (random weights); point trimvl at a real snapshot for real answers"
+  say "main job: ask the demo model about a sample image (assets/sample_image.safetensors)"
+  say "note: the demo checkpoint is tiny and UNTRAINED (random weights), so its answer is noise; point trimvl at a real snapshot for real answers"
   "$VENV/bin/python" "$ROOT/tests/golden/make_demo_checkpoint.py" --tokenizer "$SHARED/assets/qwen3-tokenizer" --out "$model" >&2
-  "$BUILD/app/trimvl" info "$model"
-  "$BUILD/app/trimvl" tokenize -m "$model" "Describe the image: <|vision_start|><|image_pad|><|vision_end|> in 10 words, please."
+  "$BUILD/app/trimvl" ask -m "$model" --image "$ROOT/assets/sample_image.safetensors" \
+    -p "Describe this image in one sentence." --max-new-tokens 32 --temperature 0
 }
 
 run_tests() {

@@ -6,7 +6,9 @@
 
 namespace trimvl::cli {
 
+void register_ask(CLI::App& app);
 void register_info(CLI::App& app);
+void register_score(CLI::App& app);
 void register_tokenize(CLI::App& app);
 
 }  // namespace trimvl::cli

@@ -42,7 +42,9 @@ int main(int argc, char** argv) {
     else if (verbosity == 1) trimvl::log::set_level(trimvl::log::Level::Debug);
   });
 
+  trimvl::cli::register_ask(app);
   trimvl::cli::register_info(app);
+  trimvl::cli::register_score(app);
   trimvl::cli::register_tokenize(app);
 
   try {

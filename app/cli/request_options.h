@@ -1,0 +1,34 @@
+#pragma once
+// The options `trimvl ask` and `trimvl score` share: the model and where it runs, the media and
+// text of the one user turn, and --dump-logits.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "app/engine.h"
+
+namespace trimvl::cli {
+
+struct RequestOptions {
+  app::EngineOptions engine;
+  std::vector<std::string> images;
+  std::vector<std::string> videos;
+  std::optional<double> fps;
+  std::optional<int64_t> max_frames;
+  std::string prompt;
+  std::string system;
+  std::string dump_logits;
+
+  // Adds the options to `cmd`, in groups.
+  void add_to(CLI::App& cmd);
+  // One user turn: the images, then the videos, then the prompt (after a system message when given).
+  app::Request request() const;
+};
+
+// Tokens by modality, timings and KV bytes, one line on stderr.
+void print_stats(const app::Stats& stats);
+
+}  // namespace trimvl::cli

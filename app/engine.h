@@ -1,0 +1,136 @@
+#pragma once
+// The engine facade: what the CLI and the Qt app see of a loaded model. Torch-free (pimpl), so Qt
+// translation units can include it (DESIGN §2).
+//
+//   app::Engine engine({.model = "Qwen/Qwen3-VL-4B-Instruct", .device = "cuda"});
+//   app::Request request;
+//   request.messages.push_back({app::Role::User, {app::Part::image("cat.safetensors"),
+//                                                  app::Part::of_text("What is this?")}});
+//   app::Reply reply = engine.ask(request, [](std::string_view piece) { print(piece); });
+//
+// One Engine holds one conversation: ask() appends the request's messages and the answer to it and
+// keeps the KV cache, so the next ask() prefills only the new turn. reset() starts over. An Engine
+// runs one request at a time; cancel() may be called from any thread.
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace trimvl::app {
+
+enum class Role { System, User, Assistant };
+
+struct Part {
+  enum class Kind { Text, Image, Video };
+  Kind kind = Kind::Text;
+  std::string text;             // Kind::Text
+  std::filesystem::path path;   // Kind::Image / Kind::Video
+  std::optional<double> fps;    // videos: frames sampled per second (the processor config's otherwise)
+  std::optional<int64_t> max_frames;  // videos: at most this many sampled frames
+
+  static Part of_text(std::string text) { return {Kind::Text, std::move(text), {}, {}, {}}; }
+  static Part image(std::filesystem::path path) { return {Kind::Image, {}, std::move(path), {}, {}}; }
+  static Part video(std::filesystem::path path, std::optional<double> fps = {}, std::optional<int64_t> max_frames = {}) {
+    return {Kind::Video, {}, std::move(path), fps, max_frames};
+  }
+};
+
+struct Message {
+  Role role = Role::User;
+  std::vector<Part> parts;
+};
+
+// Overrides of the checkpoint's generation_config.json; unset fields keep its values.
+struct GenerationSettings {
+  std::optional<int64_t> max_new_tokens;  // default: the file's, else 512
+  std::optional<double> temperature;      // 0: greedy; > 0 turns sampling on
+  std::optional<int64_t> top_k;
+  std::optional<double> top_p;
+  std::optional<double> min_p;
+  std::optional<double> repetition_penalty;
+  std::optional<uint64_t> seed;
+  std::vector<std::string> stop;  // stop strings, added to the file's
+};
+
+struct Request {
+  std::vector<Message> messages;  // appended to the conversation
+  GenerationSettings generation;
+};
+
+struct Stats {
+  int64_t prompt_tokens = 0;  // the whole conversation's prompt this turn
+  int64_t prefilled_tokens = 0;  // of which run this turn (the rest was cached)
+  int64_t text_tokens = 0, image_tokens = 0, video_tokens = 0;  // of prompt_tokens, by modality
+  int64_t generated_tokens = 0;
+  double media_s = 0;    // decoding, processing and encoding media
+  double ttft_s = 0;     // request start to the first generated token
+  double decode_s = 0;   // after the first token
+  double tokens_per_s() const { return decode_s > 0 ? static_cast<double>(generated_tokens - 1) / decode_s : 0; }
+  int64_t kv_bytes = 0;  // K/V held by the cache at the end
+  std::string stop_reason;  // eos, stop_string, max_new_tokens, max_length
+};
+
+struct Reply {
+  std::string text;
+  std::vector<int32_t> tokens;
+  Stats stats;
+};
+
+struct ScoredToken {
+  int32_t id = 0;
+  std::string piece;  // the token's text
+  double logprob = 0;
+};
+
+struct Score {
+  std::vector<ScoredToken> tokens;
+  double total = 0;
+  Stats stats;
+};
+
+struct EngineOptions {
+  std::string model;           // snapshot or gate directory, hub id (app/snapshot.h)
+  std::string device = "cpu";  // cpu | cuda | cuda:N
+  std::string dtype = "bf16";  // bf16 | fp16 | fp32
+};
+
+using PieceCallback = std::function<void(std::string_view piece)>;
+
+class Engine {
+ public:
+  // Loads the model (vision tower, text decoder, tokenizer, processor and generation configs).
+  // Throws trimvl::Error naming what is missing or wrong.
+  explicit Engine(const EngineOptions& options);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Generates the assistant's answer to the conversation plus `request.messages` (whose last
+  // message is the user's), streaming UTF-8-complete pieces to `on_piece`. On success the messages
+  // and the answer join the conversation. Throws Error(Cancelled) when cancel() was called during
+  // the request, leaving the conversation as it was before it.
+  Reply ask(const Request& request, const PieceCallback& on_piece = {});
+
+  // Log-probabilities of `continuation` as the assistant's answer to `request.messages` (a fresh
+  // conversation; this engine's conversation is neither used nor changed).
+  Score score(const Request& request, std::string_view continuation);
+
+  // Per-step logits of the last ask() (one row per generated token) or score() (one row per
+  // continuation token), written as float32 "logits" [N, vocab] plus int32 "tokens" [N].
+  void dump_logits(const std::filesystem::path& path) const;
+
+  void cancel();  // thread-safe; the running request ends with Error(Cancelled)
+  void reset();   // forget the conversation
+
+  int64_t context_length() const;  // the longest stream the model accepts
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace trimvl::app

@@ -1,0 +1,462 @@
+#include "app/pipeline/pipeline.h"
+
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+#include <iterator>
+#include <utility>
+
+#include <ATen/ATen.h>
+#include <nlohmann/json.hpp>
+
+#include "app/pipeline/media.h"
+#include "kernels/io/safetensors.h"
+#include "kernels/runtime/config_json.h"
+#include "kernels/runtime/dtype.h"
+#include "kernels/runtime/error.h"
+#include "kernels/runtime/log.h"
+#include "language/qwen3vl/rope_index.h"
+#include "language/sampling/sampler.h"
+#include "vision/qwen3vl/image_processor.h"
+#include "vision/qwen3vl/video_processor.h"
+
+namespace trimvl::app {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// The Jinja text of a chat template file: chat_template.jinja as is, or the "chat_template" string
+// of chat_template.json / tokenizer_config.json.
+std::string read_chat_template(const std::filesystem::path& path) {
+  if (path.extension() == ".jinja") {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw Error("cannot read the chat template", Error::Kind::NotFound).file(path.string());
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  }
+  return ConfigObject(read_json_file(path), path.string()).string("chat_template");
+}
+
+Tokenizer load_tokenizer(const Snapshot& snapshot) {
+  if (snapshot.model.tokenizer.empty())
+    throw Error("the model has no tokenizer.json", Error::Kind::NotFound).file(snapshot.model.dir.string());
+  return Tokenizer::from_file(snapshot.model.tokenizer);
+}
+
+cache::Modality cache_modality(qwen3vl::Modality modality) {
+  switch (modality) {
+    case qwen3vl::Modality::Image: return cache::Modality::Image;
+    case qwen3vl::Modality::Video: return cache::Modality::Video;
+    case qwen3vl::Modality::Text: break;
+  }
+  return cache::Modality::Text;
+}
+
+// Splits an encoder output over its items (each item's tokens are consecutive).
+std::vector<EncodedMedia> split_items(const vision::qwen3vl::VisionOutput& out, int64_t merge_size) {
+  std::vector<EncodedMedia> items;
+  int64_t offset = 0;
+  for (const auto& grid : out.grids) {
+    const int64_t n = grid.patches() / (merge_size * merge_size);
+    EncodedMedia item{out.embeds.narrow(0, offset, n), {}};
+    for (const auto& level : out.deepstack) item.deepstack.push_back(level.narrow(0, offset, n));
+    items.push_back(std::move(item));
+    offset += n;
+  }
+  return items;
+}
+
+qwen3vl::Grid prompt_grid(const vision::qwen3vl::GridThw& grid) { return {grid.t, grid.h, grid.w}; }
+
+// Rows [first, first + count) of the items' tokens taken as one sequence, per tensor picked by `get`.
+template <typename Get>
+at::Tensor token_rows(const std::vector<EncodedMedia>& items, int64_t first, int64_t count, Get get) {
+  std::vector<at::Tensor> parts;
+  for (const auto& item : items) {
+    const at::Tensor& t = get(item);
+    const int64_t n = t.size(0);
+    if (count > 0 && first < n) {
+      const int64_t take = std::min(n - first, count);
+      parts.push_back(t.narrow(0, first, take));
+      count -= take;
+      first = 0;
+    } else {
+      first -= std::min(first, n);
+    }
+  }
+  TRIMVL_CHECK(count == 0, "prompt has more visual tokens than its media encoded");
+  return at::cat(parts);
+}
+
+}  // namespace
+
+void MediaSet::append(MediaSet&& other) {
+  auto move_all = [](auto& to, auto& from) { std::move(from.begin(), from.end(), std::back_inserter(to)); };
+  move_all(image_inputs, other.image_inputs);
+  move_all(video_inputs, other.video_inputs);
+  move_all(images, other.images);
+  move_all(videos, other.videos);
+}
+
+Pipeline::Pipeline(const EngineOptions& options)
+    : snapshot_(discover_snapshot(options.model)),
+      device_(parse_device(options.device)),
+      dtype_(parse_dtype(options.dtype)),
+      tokenizer_(load_tokenizer(snapshot_)),
+      prompt_config_(qwen3vl::PromptConfig::from_config_json(snapshot_.model.config)),
+      image_config_(snapshot_.model.preprocessor_config.empty()
+                        ? vision::qwen3vl::default_image_processor_config()
+                        : vision::qwen3vl::load_image_processor_config(snapshot_.model.preprocessor_config)),
+      video_config_(snapshot_.model.video_preprocessor_config.empty()
+                        ? vision::qwen3vl::default_video_processor_config()
+                        : vision::qwen3vl::load_video_processor_config(snapshot_.model.video_preprocessor_config)),
+      generation_(snapshot_.model.generation_config.empty()
+                      ? GenerationConfig{}
+                      : GenerationConfig::from_file(snapshot_.model.generation_config)) {
+  const auto& dir = snapshot_.model.dir;
+  if (snapshot_.model.weights.empty())
+    throw Error("the model has no weights (model.safetensors)", Error::Kind::NotFound).file(dir.string());
+  if (snapshot_.model.chat_template.empty()) {
+    log::warn("{} has no chat template; using Qwen3-VL Instruct's", dir.string());
+  } else {
+    chat_options_.style = qwen3vl::detect_chat_style(read_chat_template(snapshot_.model.chat_template));
+  }
+  if (snapshot_.gates)
+    log::info("retention gates in {} are not used yet: this pipeline keeps every token (full KV cache)",
+              snapshot_.gates->dir.string());
+  const auto start = Clock::now();
+  vision_.emplace(vision::qwen3vl::VisionModel::load(dir, dtype_, device_));
+  decoder_.emplace(qwen3vl::TextDecoder::load(io::SafetensorsCheckpoint::open(snapshot_.model.weights),
+                                              qwen3vl::TextConfig::load(snapshot_.model.config), dtype_, device_));
+  cache_.emplace(static_cast<int>(decoder_->model.config().num_hidden_layers));
+  log::info("loaded {} ({} on {}) in {:.1f} s", dir.string(), dtype_name(dtype_), device_.str(),
+            seconds_since(start));
+}
+
+void Pipeline::reset() {
+  cache_->reset();
+  history_.clear();
+  media_ = {};
+  cached_ids_.clear();
+}
+
+void Pipeline::check_cancelled() {
+  if (cancel_requested_.exchange(false)) throw Error("cancelled", Error::Kind::Cancelled);
+}
+
+std::vector<qwen3vl::Message> Pipeline::to_chat(std::span<const Message> messages) const {
+  std::vector<qwen3vl::Message> chat;
+  for (const auto& message : messages) {
+    qwen3vl::Message m;
+    m.role = message.role == Role::System  ? qwen3vl::Role::System
+             : message.role == Role::User ? qwen3vl::Role::User
+                                          : qwen3vl::Role::Assistant;
+    for (const auto& part : message.parts) {
+      switch (part.kind) {
+        case Part::Kind::Text: m.parts.push_back(qwen3vl::Part::of_text(part.text)); break;
+        case Part::Kind::Image: m.parts.push_back(qwen3vl::Part::image()); break;
+        case Part::Kind::Video: m.parts.push_back(qwen3vl::Part::video()); break;
+      }
+    }
+    chat.push_back(std::move(m));
+  }
+  return chat;
+}
+
+MediaSet Pipeline::encode_media(std::span<const Message> messages, Stats& stats) const {
+  const auto start = Clock::now();
+  std::vector<at::Tensor> image_pixels, video_pixels;
+  std::vector<vision::qwen3vl::GridThw> image_grids, video_grids;
+  MediaSet set;
+  for (const auto& message : messages) {
+    for (const auto& part : message.parts) {
+      if (part.kind == Part::Kind::Image) {
+        auto processed = vision::qwen3vl::process_image(load_media(part.path), image_config_);
+        image_pixels.push_back(std::move(processed.pixel_values));
+        image_grids.push_back(processed.grid);
+        set.image_inputs.push_back({prompt_grid(processed.grid)});
+      } else if (part.kind == Part::Kind::Video) {
+        auto config = video_config_;
+        if (part.fps) {
+          config.fps = *part.fps;
+          config.num_frames.reset();
+        }
+        if (part.max_frames) {
+          config.max_frames = *part.max_frames;
+          config.min_frames = std::min(config.min_frames, *part.max_frames);
+        }
+        auto processed = vision::qwen3vl::process_video(load_media(part.path), config);
+        video_pixels.push_back(std::move(processed.pixel_values));
+        video_grids.push_back(processed.grid);
+        set.video_inputs.push_back({prompt_grid(processed.grid), processed.timestamps_s});
+      }
+    }
+  }
+  // Images and videos go through the encoder separately, as HF's get_image_features and
+  // get_video_features do (attention never mixes items either way).
+  const int64_t merge = vision_->config().spatial_merge_size;
+  if (!image_grids.empty())
+    set.images = split_items(vision_->forward(at::cat(image_pixels), image_grids), merge);
+  if (!video_grids.empty())
+    set.videos = split_items(vision_->forward(at::cat(video_pixels), video_grids), merge);
+  if (!image_grids.empty() || !video_grids.empty()) stats.media_s += seconds_since(start);
+  return set;
+}
+
+at::Tensor Pipeline::prefill(cache::KvCache& cache, std::span<const int32_t> ids, const at::Tensor& positions,
+                             std::span<const qwen3vl::TokenSource> sources, int64_t from,
+                             const MediaSet& media) const {
+  const auto& model = decoder_->model;
+  const int64_t total = static_cast<int64_t>(ids.size());
+  const int64_t count = total - from;
+  std::vector<int64_t> new_ids(ids.begin() + from, ids.end());
+  at::Tensor embeds = model.embed(at::tensor(new_ids, at::kLong).to(device_));
+
+  // Visual tokens of this forward: where they are among its tokens, and which rows of the image /
+  // video token sequences they take (tokens before `from` took the rows before).
+  int64_t images_before = 0, videos_before = 0;
+  for (int64_t i = 0; i < from; ++i) {
+    images_before += sources[i].modality == qwen3vl::Modality::Image;
+    videos_before += sources[i].modality == qwen3vl::Modality::Video;
+  }
+  std::vector<int64_t> visual_at, image_joint, video_joint, image_at, video_at;
+  for (int64_t i = from; i < total; ++i) {
+    const auto modality = sources[i].modality;
+    if (modality == qwen3vl::Modality::Text) continue;
+    auto& joint = modality == qwen3vl::Modality::Image ? image_joint : video_joint;
+    auto& at_token = modality == qwen3vl::Modality::Image ? image_at : video_at;
+    joint.push_back(static_cast<int64_t>(visual_at.size()));
+    at_token.push_back(i - from);
+    visual_at.push_back(i - from);
+  }
+
+  cache::ForwardTokens tokens;
+  tokens.modality.reserve(count);
+  for (int64_t i = from; i < total; ++i) tokens.modality.push_back(cache_modality(sources[i].modality));
+  const at::Tensor rows = positions.narrow(1, from, count).contiguous();
+  if (visual_at.empty()) return model.forward(embeds, rows, tokens, cache);
+
+  // HF scatters image and video embeddings into one sequence of visual tokens in prompt order,
+  // DeepStack features alike (Qwen3VLModel.forward, visual_pos_masks).
+  const int64_t hidden = embeds.size(1);
+  const auto index = [&](const std::vector<int64_t>& v) { return at::tensor(v, at::kLong).to(device_); };
+  const auto joint_of = [&](auto get) {
+    at::Tensor joint = at::zeros({static_cast<int64_t>(visual_at.size()), hidden}, embeds.options());
+    if (!image_joint.empty())
+      joint.index_copy_(0, index(image_joint),
+                        token_rows(media.images, images_before, static_cast<int64_t>(image_joint.size()), get)
+                            .to(embeds.scalar_type()));
+    if (!video_joint.empty())
+      joint.index_copy_(0, index(video_joint),
+                        token_rows(media.videos, videos_before, static_cast<int64_t>(video_joint.size()), get)
+                            .to(embeds.scalar_type()));
+    return joint;
+  };
+  const at::Tensor visual_index = index(visual_at);
+  embeds.index_copy_(0, visual_index, joint_of([](const EncodedMedia& m) -> const at::Tensor& { return m.embeds; }));
+
+  qwen3vl::DeepstackInputs deepstack;
+  deepstack.visual_mask = at::zeros({count}, at::kBool).to(device_);
+  deepstack.visual_mask.index_fill_(0, visual_index, true);
+  const size_t levels = vision_->config().deepstack_visual_indexes.size();
+  for (size_t level = 0; level < levels; ++level)
+    deepstack.features.push_back(
+        joint_of([level](const EncodedMedia& m) -> const at::Tensor& { return m.deepstack[level]; }));
+  return model.forward(embeds, rows, tokens, cache, &deepstack);
+}
+
+at::Tensor Pipeline::decode_step(cache::KvCache& cache, int32_t token, int64_t position) const {
+  const at::Tensor embeds = decoder_->model.embed(at::full({1}, token, at::kLong).to(device_));
+  const at::Tensor rows = at::full({3, 1}, position, at::kLong);
+  return decoder_->model.forward(embeds, rows, cache::ForwardTokens::uniform(1, cache::Modality::Generated), cache);
+}
+
+std::pair<SamplingParams, StopConditions> Pipeline::generation_for(const GenerationSettings& s) const {
+  SamplingParams sampling = generation_.sampling;
+  StopConditions stop = generation_.stop;
+  if (s.temperature) {
+    sampling.temperature = *s.temperature;
+    sampling.do_sample = *s.temperature > 0;
+  }
+  if (s.top_k) sampling.top_k = *s.top_k;
+  if (s.top_p) sampling.top_p = *s.top_p;
+  if (s.min_p) sampling.min_p = *s.min_p;
+  if (s.repetition_penalty) sampling.repetition_penalty = *s.repetition_penalty;
+  if (s.seed) sampling.seed = *s.seed;
+  stop.stop_strings.insert(stop.stop_strings.end(), s.stop.begin(), s.stop.end());
+  if (s.max_new_tokens) stop.max_new_tokens = *s.max_new_tokens;
+  if (!stop.max_new_tokens) stop.max_new_tokens = 512;
+  // The model cannot place a token beyond its positions, whatever the file says.
+  stop.max_length = std::min(stop.max_length.value_or(context_length()), context_length());
+  sampling.validate();
+  stop.validate();
+  return {sampling, stop};
+}
+
+int64_t Pipeline::kv_bytes() const {
+  int64_t bytes = 0;
+  for (int layer = 0; layer < cache_->num_layers(); ++layer) {
+    const at::Tensor k = cache_->keys(layer);
+    if (k.defined()) bytes += 2 * k.numel() * static_cast<int64_t>(k.element_size());
+  }
+  return bytes;
+}
+
+Reply Pipeline::ask(const Request& request, const PieceCallback& on_piece) {
+  cancel_requested_.store(false);
+  TRIMVL_CHECK_ARG(!request.messages.empty() && request.messages.back().role == Role::User,
+                   "a request must end with a user message");
+  const auto start = Clock::now();
+  Reply reply;
+  Stats& stats = reply.stats;
+  auto [sampling, conditions] = generation_for(request.generation);
+
+  MediaSet media = encode_media(request.messages, stats);
+  check_cancelled();
+  std::vector<Message> conversation = history_;
+  conversation.insert(conversation.end(), request.messages.begin(), request.messages.end());
+  MediaSet all_media;
+  all_media.image_inputs = media_.image_inputs;
+  all_media.video_inputs = media_.video_inputs;
+  all_media.images = media_.images;
+  all_media.videos = media_.videos;
+  MediaSet turn_media = media;
+  all_media.append(std::move(turn_media));
+
+  const auto chat = to_chat(conversation);
+  const qwen3vl::Prompt prompt = qwen3vl::build_prompt(tokenizer_, qwen3vl::render_chat(chat, chat_options_),
+                                                       all_media.image_inputs, all_media.video_inputs, prompt_config_);
+  const auto positions = qwen3vl::mrope_positions(prompt);
+  const auto& ids = prompt.input_ids;
+  const auto length = static_cast<int64_t>(ids.size());
+  for (const auto& source : prompt.sources) {
+    stats.text_tokens += source.modality == qwen3vl::Modality::Text;
+    stats.image_tokens += source.modality == qwen3vl::Modality::Image;
+    stats.video_tokens += source.modality == qwen3vl::Modality::Video;
+  }
+  stats.prompt_tokens = length;
+
+  const bool reuse = cached_ids_.size() < ids.size() && std::equal(cached_ids_.begin(), cached_ids_.end(), ids.begin());
+  if (!reuse) {
+    cache_->reset();
+    cached_ids_.clear();
+  }
+  const auto from = static_cast<int64_t>(cached_ids_.size());
+  stats.prefilled_tokens = length - from;
+  log::debug("prompt: {} tokens, {} cached", length, from);
+
+  const at::Tensor hidden = prefill(*cache_, ids, positions.ids, prompt.sources, from, all_media);
+  cached_ids_.insert(cached_ids_.end(), ids.begin() + from, ids.end());
+  at::Tensor logits = decoder_->lm_head(hidden.narrow(0, hidden.size(0) - 1, 1));
+
+  Sampler sampler(sampling);
+  sampler.observe(ids);
+  StopCriteria stop(conditions, length);
+  StreamDecoder stream = tokenizer_.stream_decoder(/*skip_special_tokens=*/true);
+  std::vector<at::Tensor> step_logits;
+  auto emit = [&](const std::string& text) {
+    if (text.empty()) return;
+    reply.text += text;
+    if (on_piece) on_piece(text);
+  };
+  Clock::time_point first_token;
+  std::optional<StopReason> reason;
+  while (true) {
+    step_logits.push_back(logits.reshape({-1}).to(at::kFloat).cpu());
+    const int32_t token = sampler.sample(logits);
+    if (reply.tokens.empty()) {
+      first_token = Clock::now();
+      stats.ttft_s = std::chrono::duration<double>(first_token - start).count();
+    }
+    reply.tokens.push_back(token);
+    StopStep step = stop.step(token, stream.step(token));
+    emit(step.text);
+    if (step.reason) {
+      reason = step.reason;
+      break;
+    }
+    check_cancelled();
+    const int64_t index = cache_->seen_tokens();
+    logits = decoder_->lm_head(decode_step(*cache_, token, index + positions.delta));
+    cached_ids_.push_back(token);
+  }
+  if (*reason != StopReason::StopString) emit(stop.finish(stream.finish()));
+  stats.decode_s = seconds_since(first_token);
+  stats.generated_tokens = static_cast<int64_t>(reply.tokens.size());
+  stats.kv_bytes = kv_bytes();
+  stats.stop_reason = std::string(stop_reason_name(*reason));
+
+  history_ = std::move(conversation);
+  history_.push_back({Role::Assistant, {Part::of_text(reply.text)}});
+  media_.append(std::move(media));
+  last_logits_ = at::stack(step_logits);
+  last_tokens_ = reply.tokens;
+  return reply;
+}
+
+Score Pipeline::score(const Request& request, std::string_view continuation) {
+  cancel_requested_.store(false);
+  TRIMVL_CHECK_ARG(!request.messages.empty() && request.messages.back().role == Role::User,
+                   "a request must end with a user message");
+  const auto continuation_ids = tokenizer_.encode(continuation);
+  TRIMVL_CHECK_ARG(!continuation_ids.empty(), "the continuation to score is empty");
+  const auto start = Clock::now();
+  Score score;
+  const MediaSet media = encode_media(request.messages, score.stats);
+  check_cancelled();
+  const qwen3vl::Prompt prompt =
+      qwen3vl::build_prompt(tokenizer_, qwen3vl::render_chat(to_chat(request.messages), chat_options_),
+                            media.image_inputs, media.video_inputs, prompt_config_);
+  const auto positions = qwen3vl::mrope_positions(prompt);
+  const auto length = static_cast<int64_t>(prompt.input_ids.size());
+  const auto count = static_cast<int64_t>(continuation_ids.size());
+  TRIMVL_CHECK_ARG(length + count <= context_length(),
+                   "prompt ({} tokens) and continuation ({} tokens) exceed the model's context of {} tokens", length,
+                   count, context_length());
+
+  // The continuation follows the prompt as generated text would: one position per token after the
+  // prompt's last (rope delta applied).
+  std::vector<int32_t> ids = prompt.input_ids;
+  ids.insert(ids.end(), continuation_ids.begin(), continuation_ids.end());
+  std::vector<qwen3vl::TokenSource> sources = prompt.sources;
+  sources.resize(ids.size());
+  const at::Tensor tail = (at::arange(length, length + count, at::kLong) + positions.delta).expand({3, count});
+  const at::Tensor all_positions = at::cat({positions.ids, tail}, 1);
+
+  cache::FullCache cache(static_cast<int>(decoder_->model.config().num_hidden_layers));
+  const at::Tensor hidden = prefill(cache, ids, all_positions, sources, 0, media);
+  const at::Tensor logits = decoder_->lm_head(hidden.narrow(0, length - 1, count)).to(at::kFloat).cpu();
+  const at::Tensor logprobs = at::log_softmax(logits, -1);
+  const auto* lp = logprobs.data_ptr<float>();
+  const int64_t vocab = logprobs.size(1);
+  for (int64_t i = 0; i < count; ++i) {
+    const int32_t id = continuation_ids[i];
+    const double value = lp[i * vocab + id];
+    score.tokens.push_back({id, tokenizer_.decode(std::span<const int32_t>(&continuation_ids[i], 1)), value});
+    score.total += value;
+  }
+  auto& stats = score.stats;
+  stats.prompt_tokens = length;
+  stats.prefilled_tokens = length + count;
+  for (const auto& source : prompt.sources) {
+    stats.text_tokens += source.modality == qwen3vl::Modality::Text;
+    stats.image_tokens += source.modality == qwen3vl::Modality::Image;
+    stats.video_tokens += source.modality == qwen3vl::Modality::Video;
+  }
+  stats.ttft_s = seconds_since(start);
+  last_logits_ = logits;
+  last_tokens_ = continuation_ids;
+  return score;
+}
+
+void Pipeline::dump_logits(const std::filesystem::path& path) const {
+  TRIMVL_CHECK_ARG(last_logits_.defined(), "no logits to write: nothing has run yet");
+  std::vector<int32_t> tokens = last_tokens_;
+  io::save_safetensors(path, {{"logits", last_logits_.contiguous()},
+                              {"tokens", at::tensor(tokens, at::kInt)}});
+}
+
+}  // namespace trimvl::app

@@ -1,0 +1,100 @@
+#pragma once
+// The Qwen3-VL multimodal pipeline behind app::Engine (DESIGN §3): media → processors → vision
+// encoder; chat format → prompt → token embeddings with the visual embeddings scattered in at the
+// pad tokens → 3-row M-RoPE positions → prefill through the KV cache with DeepStack → decode loop.
+//
+// Multi-turn: every turn renders the whole conversation (the hub templates rewrite earlier turns,
+// e.g. Thinking drops old reasoning, so only a full render is exact). When the tokens the cache
+// holds are a prefix of the new prompt, only the rest is prefilled; the positions of the new tokens
+// come from the whole prompt, which is what carries the rope delta across turns. Otherwise the
+// cache is rebuilt from the stored media encodings.
+#include <atomic>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <ATen/core/Tensor.h>
+#include <c10/core/Device.h>
+#include <c10/core/ScalarType.h>
+
+#include "app/engine.h"
+#include "app/snapshot.h"
+#include "cache/full_cache.h"
+#include "language/qwen3vl/chat_format.h"
+#include "language/qwen3vl/prompt.h"
+#include "language/qwen3vl/text_decoder.h"
+#include "language/sampling/generation_config.h"
+#include "language/tokenizer/tokenizer.h"
+#include "vision/qwen3vl/processor_config.h"
+#include "vision/qwen3vl/vision_model.h"
+
+namespace trimvl::app {
+
+// One image or video, encoded: its visual tokens and their DeepStack features, on the model's device.
+struct EncodedMedia {
+  at::Tensor embeds;                // [tokens, hidden]
+  std::vector<at::Tensor> deepstack;  // per level, [tokens, hidden]
+};
+
+// The media of a conversation in prompt order, as build_prompt and the prefill need them.
+struct MediaSet {
+  std::vector<qwen3vl::ImageInput> image_inputs;
+  std::vector<qwen3vl::VideoInput> video_inputs;
+  std::vector<EncodedMedia> images, videos;
+  void append(MediaSet&& other);
+};
+
+class Pipeline {
+ public:
+  explicit Pipeline(const EngineOptions& options);
+
+  Reply ask(const Request& request, const PieceCallback& on_piece);
+  Score score(const Request& request, std::string_view continuation);
+  void dump_logits(const std::filesystem::path& path) const;
+  void cancel() { cancel_requested_.store(true); }
+  void reset();
+  int64_t context_length() const { return prompt_config_.max_position_embeddings; }
+
+ private:
+  // Loads, processes and encodes the image and video parts of `messages`, in order.
+  MediaSet encode_media(std::span<const Message> messages, Stats& stats) const;
+  // Runs prompt tokens [from, ids.size()) through the model into `cache` and returns their final
+  // hidden states. `positions` [3, ids.size()] and `modality` cover the whole prompt; `media`
+  // holds every image and video of it, those before `from` included (already in the cache).
+  at::Tensor prefill(cache::KvCache& cache, std::span<const int32_t> ids, const at::Tensor& positions,
+                     std::span<const qwen3vl::TokenSource> sources, int64_t from, const MediaSet& media) const;
+  at::Tensor decode_step(cache::KvCache& cache, int32_t token, int64_t position) const;
+  // The generation_config.json settings with `settings` applied, bounded by the context length.
+  std::pair<SamplingParams, StopConditions> generation_for(const GenerationSettings& settings) const;
+  std::vector<qwen3vl::Message> to_chat(std::span<const Message> messages) const;
+  void check_cancelled();
+  int64_t kv_bytes() const;
+
+  Snapshot snapshot_;
+  c10::Device device_;
+  c10::ScalarType dtype_;
+  Tokenizer tokenizer_;
+  qwen3vl::ChatOptions chat_options_;
+  qwen3vl::PromptConfig prompt_config_;
+  vision::qwen3vl::ImageProcessorConfig image_config_;
+  vision::qwen3vl::VideoProcessorConfig video_config_;
+  GenerationConfig generation_;
+  std::optional<vision::qwen3vl::VisionModel> vision_;
+  std::optional<qwen3vl::TextDecoder> decoder_;
+
+  // The conversation.
+  std::optional<cache::FullCache> cache_;
+  std::vector<Message> history_;
+  MediaSet media_;
+  std::vector<int32_t> cached_ids_;  // the tokens whose K/V cache_ holds, in stream order
+
+  std::atomic<bool> cancel_requested_{false};
+  at::Tensor last_logits_;  // [N, vocab] float32 on the CPU, of the last ask or score
+  std::vector<int32_t> last_tokens_;
+};
+
+}  // namespace trimvl::app

@@ -1,0 +1,28 @@
+# The Qwen3-VL pipeline (app::Engine) and `trimvl ask` / `trimvl score` on the end-to-end golden
+# snapshots (tests/golden/gen_qwen3vl_e2e.py). tests/app/CMakeLists.txt includes this file.
+target_sources(app_golden_tests PRIVATE "${CMAKE_CURRENT_LIST_DIR}/pipeline_golden_test.cpp")
+
+set(_e2e "${TRIMVL_GOLDEN_DIR}/qwen3vl_e2e")
+set(_ask "$<TARGET_FILE:trimvl>" ask -m "${_e2e}/gqa4/model" --dtype fp32 --device cpu --temperature 0
+         --max-new-tokens 8)
+# Runs a command that must fail: exit code 1 and the expected message on stderr.
+# (Newlines, not semicolons, separate its statements: a semicolon would split the CMake list.)
+set(_fails sh -c "out=$(\"$@\" 2>&1 >/dev/null)\nrc=$?\necho \"$out\"\ntest $rc -eq 1 && echo \"$out\" | grep -q \"$0\"")
+
+add_test(NAME trimvl_ask_cli COMMAND ${_ask} --image "${_e2e}/media/image_a.safetensors" -p "What is in this picture?")
+set_tests_properties(trimvl_ask_cli PROPERTIES
+  PASS_REGULAR_EXPRESSION "tokens: [0-9]+ prompt \\([0-9]+ text, [0-9]+ image, 0 video\\), 8 generated")
+add_test(NAME trimvl_score_cli_json
+         COMMAND "$<TARGET_FILE:trimvl>" score -m "${_e2e}/odd/model" --dtype fp32 -p "Hi" --continuation "Hello there" --json)
+set_tests_properties(trimvl_score_cli_json PROPERTIES PASS_REGULAR_EXPRESSION "\"total\": -[0-9]")
+
+add_test(NAME trimvl_ask_cli_missing_image
+         COMMAND ${_fails} "no such media file" ${_ask} --image "${_e2e}/media/absent.safetensors" -p "Hi")
+add_test(NAME trimvl_ask_cli_not_frames
+         COMMAND ${_fails} "frames" ${_ask} --image "${_e2e}/gqa4/model/model.safetensors" -p "Hi")
+# gqa4's context is 4096 tokens; the prompt is 5000 words.
+add_test(NAME trimvl_ask_cli_prompt_too_long
+         COMMAND sh -c "p=$(printf 'word %.0s' $(seq 5000)); out=$(\"$@\" -p \"$p\" 2>&1 >/dev/null); rc=$?; echo \"$out\"; test $rc -eq 1 && echo \"$out\" | grep -q max_position_embeddings"
+                 sh ${_ask})
+set_tests_properties(trimvl_ask_cli trimvl_score_cli_json trimvl_ask_cli_missing_image trimvl_ask_cli_not_frames
+                     trimvl_ask_cli_prompt_too_long PROPERTIES LABELS golden FIXTURES_REQUIRED golden)
