@@ -6,7 +6,7 @@
 
 namespace trimvl::cli {
 
-void RequestOptions::add_to(CLI::App& cmd) {
+void add_engine_options(CLI::App& cmd, app::EngineOptions& engine) {
   const std::string model_group = "Model";
   cmd.add_option("-m,--model", engine.model,
                  "Snapshot or gate directory, or a hub id (Org/Name) present in the local Hugging Face cache")
@@ -20,13 +20,16 @@ void RequestOptions::add_to(CLI::App& cmd) {
       ->envname("TRIMVL_DTYPE")
       ->capture_default_str()
       ->group(model_group);
+}
 
+void RequestOptions::add_to(CLI::App& cmd) {
+  add_engine_options(cmd, engine);
   const std::string input_group = "Input";
   cmd.add_option("-p,--prompt", prompt, "The question")->required()->group(input_group);
   cmd.add_option("--system", system, "A system message before the question")->group(input_group);
-  cmd.add_option("--image", images, "An image (frames .safetensors); repeatable, placed before the question")
+  cmd.add_option("--image", images, "An image file (PNG, JPEG, BMP; or frames .safetensors); repeatable, placed before the question")
       ->group(input_group);
-  cmd.add_option("--video", videos, "A video (frames .safetensors); repeatable, after the images")->group(input_group);
+  cmd.add_option("--video", videos, "A video file (or frames .safetensors); repeatable, after the images")->group(input_group);
   cmd.add_option("--fps", fps, "Video frames sampled per second (default: the model's video processor config)")
       ->check(CLI::PositiveNumber)
       ->group(input_group);
@@ -40,6 +43,26 @@ void RequestOptions::add_to(CLI::App& cmd) {
       ->group("Output");
 }
 
+void add_generation_options(CLI::App& cmd, app::GenerationSettings& g) {
+  const std::string group = "Generation (default: the model's generation_config.json)";
+  cmd.add_option("--max-new-tokens", g.max_new_tokens, "At most this many tokens (default 512)")
+      ->check(CLI::PositiveNumber)
+      ->group(group);
+  cmd.add_option("--temperature", g.temperature, "0: greedy; > 0 samples")->check(CLI::NonNegativeNumber)->group(group);
+  cmd.add_option("--top-k", g.top_k, "Keep the k most likely tokens (0: off)")->check(CLI::NonNegativeNumber)->group(group);
+  cmd.add_option("--top-p", g.top_p, "Nucleus: keep the smallest set of this much probability")
+      ->check(CLI::Range(0.0, 1.0))
+      ->group(group);
+  cmd.add_option("--min-p", g.min_p, "Drop tokens below this fraction of the top probability")
+      ->check(CLI::Range(0.0, 1.0))
+      ->group(group);
+  cmd.add_option("--repetition-penalty", g.repetition_penalty, "> 1 discourages repeating prompt and answer tokens")
+      ->check(CLI::PositiveNumber)
+      ->group(group);
+  cmd.add_option("--seed", g.seed, "Sampling seed (default: a random one, logged)")->group(group);
+  cmd.add_option("--stop", g.stop, "Stop when the answer contains this text; repeatable")->group(group);
+}
+
 app::Request RequestOptions::request() const {
   app::Request request;
   if (!system.empty()) request.messages.push_back({app::Role::System, {app::Part::of_text(system)}});
@@ -49,6 +72,11 @@ app::Request RequestOptions::request() const {
   user.parts.push_back(app::Part::of_text(prompt));
   request.messages.push_back(std::move(user));
   return request;
+}
+
+void write_piece(std::string_view piece) {
+  std::fwrite(piece.data(), 1, piece.size(), stdout);
+  std::fflush(stdout);
 }
 
 void print_stats(const app::Stats& s) {

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -28,6 +29,13 @@ struct RequestOptions {
   app::Request request() const;
 };
 
+// -m/--model, --device, --dtype (with their environment variables), in the "Model" group.
+void add_engine_options(CLI::App& cmd, app::EngineOptions& engine);
+// --max-new-tokens, --temperature, --top-k, --top-p, --min-p, --repetition-penalty, --seed, --stop.
+void add_generation_options(CLI::App& cmd, app::GenerationSettings& g);
+
+// Writes a streamed piece of the answer to stdout at once.
+void write_piece(std::string_view piece);
 // Tokens by modality, timings and KV bytes, one line on stderr.
 void print_stats(const app::Stats& stats);
 

@@ -26,3 +26,12 @@ add_test(NAME trimvl_ask_cli_prompt_too_long
                  sh ${_ask})
 set_tests_properties(trimvl_ask_cli trimvl_score_cli_json trimvl_ask_cli_missing_image trimvl_ask_cli_not_frames
                      trimvl_ask_cli_prompt_too_long PROPERTIES LABELS golden FIXTURES_REQUIRED golden)
+
+# `trimvl chat` driven through stdin: an image turn, /stats, a missing image (reported, the chat goes
+# on), a follow-up turn, /reset and a new conversation; exit 0, three answers.
+set(_chat "$<TARGET_FILE:trimvl>" chat -m "${_e2e}/gqa4/model" --dtype fp32 --device cpu --temperature 0
+          --max-new-tokens 6)
+add_test(NAME trimvl_chat_cli
+         COMMAND sh -c "printf '/image %s\\nWhat is in this picture?\\n/stats\\n/image /nonexistent.png\\nAnd now?\\n/reset\\nHi\\n' \"$0\" | \"$@\" >chat.out 2>chat.err\nrc=$?\ncat chat.out chat.err\ntest $rc -eq 0 && test $(grep -c . chat.out) -ge 3 && grep -q 'no such media file' chat.err && grep -q 'prompt ([0-9]* text, 6 image, 0 video)' chat.err && grep -q 'new conversation' chat.err"
+                 "${_e2e}/media/image_a.safetensors" ${_chat})
+set_tests_properties(trimvl_chat_cli PROPERTIES LABELS golden FIXTURES_REQUIRED golden)
