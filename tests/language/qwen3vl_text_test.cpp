@@ -286,5 +286,30 @@ TEST_F(TextDecoderTest, IncrementalForwardMatchesOnePass) {
   EXPECT_FALSE(at::allclose(changed.narrow(0, 2, 4), all.narrow(0, 2, 4)));
 }
 
+
+// Reduced precision on the CPU: fp16 and bf16 models follow the fp32 one within 2e-2 of the fp32
+// logits' scale (the bound the bf16 golden test holds against transformers), prefill then decode.
+TEST_F(TextDecoderTest, ReducedPrecisionFollowsFloat32) {
+  const at::Tensor ids = at::tensor({3, 14, 15, 92, 65, 35, 89, 79}, at::kLong);
+  const at::Tensor positions = at::arange(8, at::kLong).expand({3, 8}).contiguous();
+  const auto logits = [&](at::ScalarType dtype) {
+    const TextDecoder d = load(dtype);
+    cache::FullCache cache(2);
+    std::vector<at::Tensor> out;
+    for (const auto [start, size] : {std::pair<int64_t, int64_t>{0, 6}, {6, 1}, {7, 1}})
+      out.push_back(d.lm_head(d.model.forward(d.model.embed(ids.narrow(0, start, size)), positions.narrow(1, start, size),
+                                              cache::ForwardTokens::uniform(size, cache::Modality::Text), cache))
+                        .to(at::kFloat));
+    return at::cat(out);
+  };
+  const at::Tensor expected = logits(at::kFloat);
+  const double scale = expected.abs().max().item<double>();
+  for (const at::ScalarType dtype : {at::kHalf, at::kBFloat16}) {
+    const at::Tensor actual = logits(dtype);
+    EXPECT_TRUE(test::all_close(actual, expected, 0.0, 2e-2 * scale, c10::toString(dtype)));
+    EXPECT_GT((actual - expected).abs().max().item<double>(), 0.0) << c10::toString(dtype) << " ran in fp32";
+  }
+}
+
 }  // namespace
 }  // namespace trimvl::qwen3vl
