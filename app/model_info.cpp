@@ -48,10 +48,6 @@ ConfigObject sub_config(const ConfigObject& top, std::string_view key) {
   return ConfigObject(empty_object(), top.file(), std::string(key));
 }
 
-void check_positive(const ConfigObject& c, std::string_view key, int64_t value) {
-  if (value <= 0) throw c.error(key, fmt::format("must be positive, got {}", value));
-}
-
 TextInfo parse_text(const ConfigObject& c, const TextDefaults& d, std::string model_type) {
   TextInfo t;
   t.model_type = std::move(model_type);
@@ -63,11 +59,11 @@ TextInfo parse_text(const ConfigObject& c, const TextDefaults& d, std::string mo
   for (auto [key, value] : {std::pair<const char*, int64_t>{"hidden_size", t.hidden_size},
                             {"num_hidden_layers", t.num_hidden_layers}, {"num_attention_heads", t.num_attention_heads},
                             {"intermediate_size", t.intermediate_size}, {"vocab_size", t.vocab_size}})
-    check_positive(c, key, value);
+    c.require_positive(key, value);
   if (c.has("num_key_value_heads")) t.num_key_value_heads = c.integer("num_key_value_heads");
   else if (c.contains("num_key_value_heads")) t.num_key_value_heads = t.num_attention_heads;
   else t.num_key_value_heads = d.num_key_value_heads.value_or(t.num_attention_heads);
-  check_positive(c, "num_key_value_heads", t.num_key_value_heads);
+  c.require_positive("num_key_value_heads", t.num_key_value_heads);
   if (t.num_attention_heads % t.num_key_value_heads != 0)
     throw c.error("num_key_value_heads", fmt::format("{} does not divide num_attention_heads {}",
                                                      t.num_key_value_heads, t.num_attention_heads));
@@ -75,7 +71,7 @@ TextInfo parse_text(const ConfigObject& c, const TextDefaults& d, std::string mo
   if (c.has("head_dim")) t.head_dim = c.integer("head_dim");
   else if (c.contains("head_dim")) t.head_dim = even_split;
   else t.head_dim = d.head_dim.value_or(even_split);
-  check_positive(c, "head_dim", t.head_dim);
+  c.require_positive("head_dim", t.head_dim);
   t.hidden_act = c.string("hidden_act", "silu");
   t.rms_norm_eps = c.number("rms_norm_eps", 1e-6);
   t.max_position_embeddings = c.integer("max_position_embeddings", d.max_position_embeddings);
@@ -143,7 +139,7 @@ VisionInfo parse_clip_vision(const ConfigObject& top) {
   for (auto [key, value] : {std::pair<const char*, int64_t>{"hidden_size", info.hidden_size},
                             {"num_hidden_layers", info.num_layers}, {"num_attention_heads", info.num_heads},
                             {"image_size", *info.image_size}, {"patch_size", info.patch_size}})
-    check_positive(v, key, value);
+    v.require_positive(key, value);
   if (*info.image_size % info.patch_size != 0)
     throw v.error("patch_size", fmt::format("{} does not divide image_size {}", info.patch_size, *info.image_size));
   return info;

@@ -130,4 +130,8 @@ std::optional<ConfigObject> ConfigObject::object(std::string_view key) const {
   return ConfigObject(at(key), file_, key_path(key));
 }
 
+void ConfigObject::require_positive(std::string_view key, int64_t value) const {
+  if (value <= 0) throw error(key, fmt::format("must be positive, got {}", value));
+}
+
 }  // namespace trimvl

@@ -47,6 +47,8 @@ class ConfigObject {
 
   // An error about `key` (or about the object itself when empty), naming the file and key path.
   [[nodiscard]] Error error(std::string_view key, std::string_view message) const;
+  // Throws error(key, "must be positive, got N") unless value > 0 (for sizes read from `key`).
+  void require_positive(std::string_view key, int64_t value) const;
 
  private:
   const nlohmann::json& at(std::string_view key) const;  // present, non-null

@@ -11,14 +11,6 @@
 #include "kernels/runtime/error.h"
 
 namespace trimvl::qwen3vl {
-namespace {
-
-void check_positive(const ConfigObject& c, std::string_view key, int64_t value) {
-  if (value <= 0) throw c.error(key, fmt::format("must be positive, got {}", value));
-}
-
-}  // namespace
-
 TextConfig TextConfig::parse(const ConfigObject& c) {
   TextConfig t;
   t.source = c.file();
@@ -30,20 +22,20 @@ TextConfig TextConfig::parse(const ConfigObject& c) {
   for (auto [key, value] : {std::pair<const char*, int64_t>{"hidden_size", t.hidden_size},
                             {"num_hidden_layers", t.num_hidden_layers}, {"num_attention_heads", t.num_attention_heads},
                             {"intermediate_size", t.intermediate_size}, {"vocab_size", t.vocab_size}})
-    check_positive(c, key, value);
+    c.require_positive(key, value);
   // Absent: the class default; null: what the class falls back to for None.
   if (c.has("num_key_value_heads")) t.num_key_value_heads = c.integer("num_key_value_heads");
   else if (c.contains("num_key_value_heads")) t.num_key_value_heads = t.num_attention_heads;
-  check_positive(c, "num_key_value_heads", t.num_key_value_heads);
+  c.require_positive("num_key_value_heads", t.num_key_value_heads);
   if (t.num_attention_heads % t.num_key_value_heads != 0)
     throw c.error("num_key_value_heads", fmt::format("{} does not divide num_attention_heads {}",
                                                      t.num_key_value_heads, t.num_attention_heads));
   if (c.has("head_dim")) t.head_dim = c.integer("head_dim");
   else if (c.contains("head_dim")) t.head_dim = t.hidden_size / t.num_attention_heads;
-  check_positive(c, "head_dim", t.head_dim);
+  c.require_positive("head_dim", t.head_dim);
   t.hidden_act = c.string("hidden_act", t.hidden_act);
   t.max_position_embeddings = c.integer("max_position_embeddings", t.max_position_embeddings);
-  check_positive(c, "max_position_embeddings", t.max_position_embeddings);
+  c.require_positive("max_position_embeddings", t.max_position_embeddings);
   t.rms_norm_eps = c.number("rms_norm_eps", t.rms_norm_eps);
   t.tie_word_embeddings = c.boolean("tie_word_embeddings", t.tie_word_embeddings);
   t.attention_bias = c.boolean("attention_bias", t.attention_bias);

@@ -44,10 +44,6 @@ void require(const ConfigObject& c, std::string_view key, bool supported, std::s
     throw Error(fmt::format("key '{}': {}", c.key_path(key), why), Error::Kind::Unsupported).file(c.file());
 }
 
-void check_positive(const ConfigObject& c, std::string_view key, int64_t value) {
-  if (value <= 0) throw c.error(key, fmt::format("must be positive, got {}", value));
-}
-
 // The keys both processors read, over the class defaults `s`. `min_key` / `max_key` name keys
 // that override size's two entries (the image processor's legacy min_pixels / max_pixels).
 PatchSettings parse_patch_settings(const nlohmann::json& json, const ConfigObject& c, PatchSettings s,
@@ -55,21 +51,21 @@ PatchSettings parse_patch_settings(const nlohmann::json& json, const ConfigObjec
   s.patch_size = c.integer("patch_size", s.patch_size);
   s.temporal_patch_size = c.integer("temporal_patch_size", s.temporal_patch_size);
   s.merge_size = c.integer("merge_size", s.merge_size);
-  check_positive(c, "patch_size", s.patch_size);
-  check_positive(c, "temporal_patch_size", s.temporal_patch_size);
-  check_positive(c, "merge_size", s.merge_size);
+  c.require_positive("patch_size", s.patch_size);
+  c.require_positive("temporal_patch_size", s.temporal_patch_size);
+  c.require_positive("merge_size", s.merge_size);
   // 4.57 applies the overrides to size first and then insists on both of its keys.
   const std::optional<ConfigObject> size = c.object("size");
   const auto pixels = [&](const char* override_key, const char* size_key, int64_t fallback) {
     if (override_key != nullptr && c.has(override_key)) {
       const int64_t value = c.integer(override_key);
-      check_positive(c, override_key, value);
+      c.require_positive(override_key, value);
       return value;
     }
     if (!size) return fallback;
     if (!size->has(size_key)) throw c.error("size", "must contain 'shortest_edge' and 'longest_edge' (pixel counts)");
     const int64_t value = size->integer(size_key);
-    check_positive(*size, size_key, value);
+    size->require_positive(size_key, value);
     return value;
   };
   s.min_pixels = pixels(min_key, "shortest_edge", s.min_pixels);
@@ -134,9 +130,9 @@ VideoProcessorConfig parse_video_processor_config(const nlohmann::json& json, co
   config.max_frames = c.integer("max_frames", config.max_frames);
   if (config.fps && !(std::isfinite(*config.fps) && *config.fps > 0))
     throw c.error("fps", fmt::format("must be a positive number of frames per second, got {}", *config.fps));
-  if (config.num_frames) check_positive(c, "num_frames", *config.num_frames);
-  check_positive(c, "min_frames", config.min_frames);
-  check_positive(c, "max_frames", config.max_frames);
+  if (config.num_frames) c.require_positive("num_frames", *config.num_frames);
+  c.require_positive("min_frames", config.min_frames);
+  c.require_positive("max_frames", config.max_frames);
   if (config.fps && config.num_frames)
     throw c.error("num_frames", "num_frames and fps are mutually exclusive (set \"fps\": null to sample a fixed count)");
   require(c, "do_sample_frames", c.boolean("do_sample_frames", true),
