@@ -17,7 +17,7 @@ void FullCache::begin_forward(const ForwardTokens& tokens) {
   TRIMVL_CHECK(pending_ < 0, "begin_forward while a forward of {} tokens is open", pending_);
   TRIMVL_CHECK(tokens.size() > 0, "a forward must append at least one token");
   pending_ = tokens.size();
-  modality_.insert(modality_.end(), tokens.modality.begin(), tokens.modality.end());
+  tokens_.insert(tokens_.end(), tokens.info.begin(), tokens.info.end());
 }
 
 void FullCache::reserve(Layer& layer, int64_t needed, const at::Tensor& like) {
@@ -95,7 +95,7 @@ void FullCache::end_forward() {
 void FullCache::abort_forward() noexcept {
   if (pending_ < 0) return;
   // What the forward wrote lies beyond seen_ and is overwritten by the next one.
-  modality_.resize(static_cast<size_t>(seen_));
+  tokens_.resize(static_cast<size_t>(seen_));
   pending_ = -1;
   mask_ = at::Tensor();
   for (Layer& layer : layers_) layer.attended = false;
@@ -104,7 +104,7 @@ void FullCache::abort_forward() noexcept {
 void FullCache::reset() {
   TRIMVL_CHECK(pending_ < 0, "reset during a forward");
   for (Layer& layer : layers_) layer = Layer{};
-  modality_.clear();
+  tokens_.clear();
   seen_ = 0;
 }
 

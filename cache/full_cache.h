@@ -33,8 +33,8 @@ class FullCache final : public KvCache {
   // The keys / values a layer holds, [H_kv, seen_tokens(), D] (undefined before the first forward).
   at::Tensor keys(int layer) const;
   at::Tensor values(int layer) const;
-  // Modality of every token seen, in stream order.
-  const std::vector<Modality>& modality() const { return modality_; }
+  // Metadata of every token seen, in stream order.
+  const std::vector<TokenInfo>& tokens() const { return tokens_; }
 
  private:
   struct Layer {
@@ -45,7 +45,7 @@ class FullCache final : public KvCache {
   void reserve(Layer& layer, int64_t needed, const at::Tensor& like);
 
   std::vector<Layer> layers_;
-  std::vector<Modality> modality_;
+  std::vector<TokenInfo> tokens_;
   int64_t seen_ = 0;
   int64_t pending_ = -1;  // tokens of the forward in progress; -1 outside a forward
   at::Tensor mask_;       // the forward's causal mask, built by its first attend when needed

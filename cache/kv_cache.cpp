@@ -16,7 +16,7 @@ std::string_view modality_name(Modality modality) {
 
 ForwardTokens ForwardTokens::uniform(int64_t count, Modality modality) {
   TRIMVL_CHECK_ARG(count >= 0, "a forward cannot append {} tokens", count);
-  return ForwardTokens{std::vector<Modality>(static_cast<size_t>(count), modality)};
+  return ForwardTokens{std::vector<TokenInfo>(static_cast<size_t>(count), TokenInfo{.modality = modality})};
 }
 
 }  // namespace trimvl::cache

@@ -31,12 +31,23 @@ namespace trimvl::cache {
 enum class Modality : uint8_t { Text, Image, Video, Generated };
 std::string_view modality_name(Modality modality);
 
+// What is known of one token besides its K/V: the token metadata table's row (observer, traces,
+// overlays). The stream position is the row's index, so it is not stored here.
+struct TokenInfo {
+  Modality modality = Modality::Text;
+  int32_t token_id = -1;
+  int32_t media = -1;     // image or video index in the conversation; -1 for text and generated
+  int32_t t = -1;         // video temporal group (0 for images); -1 for text
+  int32_t row = -1, col = -1;  // merged patch grid coordinates; -1 for text
+  float time_s = -1;      // video: the group's timestamp in seconds; -1 otherwise
+};
+
 // Metadata of the tokens one forward appends, in stream order.
 struct ForwardTokens {
-  std::vector<Modality> modality;  // one per new token
+  std::vector<TokenInfo> info;  // one per new token
 
   static ForwardTokens uniform(int64_t count, Modality modality);
-  int64_t size() const { return static_cast<int64_t>(modality.size()); }
+  int64_t size() const { return static_cast<int64_t>(info.size()); }
 };
 
 class KvCache {

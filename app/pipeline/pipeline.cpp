@@ -234,8 +234,17 @@ at::Tensor Pipeline::prefill(cache::KvCache& cache, std::span<const int32_t> ids
   }
 
   cache::ForwardTokens tokens;
-  tokens.modality.reserve(count);
-  for (int64_t i = from; i < total; ++i) tokens.modality.push_back(cache_modality(sources[i].modality));
+  tokens.info.reserve(count);
+  for (int64_t i = from; i < total; ++i) {
+    const qwen3vl::TokenSource& source = sources[i];
+    tokens.info.push_back({.modality = cache_modality(source.modality),
+                           .token_id = ids[i],
+                           .media = source.media,
+                           .t = source.t,
+                           .row = source.row,
+                           .col = source.col,
+                           .time_s = -1});
+  }
   const at::Tensor rows = positions.narrow(1, from, count).contiguous();
   if (visual_at.empty()) return model.forward(embeds, rows, tokens, cache);
 
@@ -271,7 +280,8 @@ at::Tensor Pipeline::prefill(cache::KvCache& cache, std::span<const int32_t> ids
 at::Tensor Pipeline::decode_step(cache::KvCache& cache, int32_t token, int64_t position) const {
   const at::Tensor embeds = decoder_->model.embed(at::full({1}, token, at::kLong).to(device_));
   const at::Tensor rows = at::full({3, 1}, position, at::kLong);
-  return decoder_->model.forward(embeds, rows, cache::ForwardTokens::uniform(1, cache::Modality::Generated), cache);
+  const cache::ForwardTokens tokens{{{.modality = cache::Modality::Generated, .token_id = token}}};
+  return decoder_->model.forward(embeds, rows, tokens, cache);
 }
 
 std::pair<SamplingParams, StopConditions> Pipeline::generation_for(const GenerationSettings& s) const {

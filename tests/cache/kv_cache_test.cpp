@@ -100,7 +100,7 @@ TEST(FullCache, AbortedForwardLeavesNoTrace) {
     cache.attend(0, noise.q, noise.k, noise.v, at::Tensor(), 0.5);
   }
   EXPECT_EQ(cache.seen_tokens(), 4);
-  EXPECT_EQ(cache.modality().size(), 4u);
+  EXPECT_EQ(cache.tokens().size(), 4u);
   // Resuming gives what an uninterrupted stream gives.
   std::vector<Stream> tail;
   for (const auto& s : layers) tail.push_back({s.q.narrow(0, 4, 2), s.k.narrow(0, 4, 2), s.v.narrow(0, 4, 2)});
@@ -110,18 +110,22 @@ TEST(FullCache, AbortedForwardLeavesNoTrace) {
                         1e-5, 1e-6);
 }
 
-TEST(FullCache, RecordsModalityAndResets) {
+TEST(FullCache, RecordsTokenMetadataAndResets) {
   FullCache cache(1);
   const Stream s = random_stream(3, at::kFloat);
-  ForwardTokens tokens{{Modality::Text, Modality::Image, Modality::Image}};
+  ForwardTokens tokens{{{.modality = Modality::Text, .token_id = 7},
+                        {.modality = Modality::Image, .media = 0, .t = 0, .row = 0, .col = 0},
+                        {.modality = Modality::Image, .media = 0, .t = 0, .row = 0, .col = 1}}};
   ForwardScope forward(cache, tokens);
   cache.attend(0, s.q, s.k, s.v, at::zeros({3, kKvHeads}), 1.0);  // a gate's log β is accepted
   forward.commit();
-  EXPECT_EQ(cache.modality(), tokens.modality);
-  EXPECT_EQ(modality_name(cache.modality()[1]), "image");
+  ASSERT_EQ(cache.tokens().size(), 3u);
+  EXPECT_EQ(cache.tokens()[0].token_id, 7);
+  EXPECT_EQ(modality_name(cache.tokens()[1].modality), "image");
+  EXPECT_EQ(cache.tokens()[2].col, 1);
   cache.reset();
   EXPECT_EQ(cache.seen_tokens(), 0);
-  EXPECT_TRUE(cache.modality().empty());
+  EXPECT_TRUE(cache.tokens().empty());
   EXPECT_FALSE(cache.keys(0).defined());
 }
 

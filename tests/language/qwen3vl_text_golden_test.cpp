@@ -46,7 +46,7 @@ class Qwen3VLTextGolden : public ::testing::TestWithParam<std::string> {
     cache::FullCache cache = new_cache();
     ForwardTokens tokens;
     for (int64_t i = 0; i < mask.size(0); ++i)
-      tokens.modality.push_back(mask[i].item<bool>() ? Modality::Image : Modality::Text);
+      tokens.info.push_back({.modality = mask[i].item<bool>() ? Modality::Image : Modality::Text});
     return d.lm_head(d.model.forward(input("image_embeds").to(d.model.dtype()), input("image_positions"), tokens,
                                      cache, &deepstack));
   }
