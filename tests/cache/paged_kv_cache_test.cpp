@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <numeric>
+#include <ostream>
 #include <string>
 
 #include <ATen/ATen.h>
@@ -240,7 +241,9 @@ class Driver {
         EXPECT_TRUE(at::equal(cache.values(l, h), history_v[i].index_select(0, pos).select(1, h)));
         const at::Tensor beta = cache.log_beta(l, h);
         EXPECT_EQ(beta.defined(), history_beta[i].defined());
-        if (beta.defined()) EXPECT_TRUE(at::equal(beta, history_beta[i].index_select(0, pos).select(1, h)));
+        if (beta.defined()) {
+          EXPECT_TRUE(at::equal(beta, history_beta[i].index_select(0, pos).select(1, h)));
+        }
       }
     EXPECT_EQ(cache.free_blocks() + used, cache.pool_blocks());
     EXPECT_EQ(cache.counters().peak_cached_tokens, peak_);
@@ -294,6 +297,10 @@ struct InvariantCase {
 
 class PagedKvCacheInvariants : public ::testing::TestWithParam<InvariantCase> {};
 
+void PrintTo(const InvariantCase& c, std::ostream* os) {
+  *os << c10::toString(c.dtype) << " selection " << static_cast<int>(c.selection);
+}
+
 std::string case_name(const ::testing::TestParamInfo<InvariantCase>& info) {
   static constexpr const char* kNames[] = {"PerHead", "Global", "Threshold"};
   return std::string(info.param.dtype == at::kFloat ? "Fp32" : "Bf16") + kNames[static_cast<int>(info.param.selection)];
@@ -335,8 +342,9 @@ TEST_P(PagedKvCacheInvariants, HoldOverRandomSteps) {
       EXPECT_LE(held, *retained);
     }
     emptied |= std::count(d.cache.lengths().begin(), d.cache.lengths().end(), 0) > 0;
-    if (selection == Selection::PerHead)  // every stream between forwards: below M + B
+    if (selection == Selection::PerHead) {  // every stream between forwards: below M + B
       for (int64_t len : d.cache.lengths()) EXPECT_LT(len, m + b);
+    }
   }
   EXPECT_GT(d.cache.counters().evictions, 0);
   if (bound) {
@@ -395,17 +403,75 @@ TEST(PagedKvCache, ContinuesStreamPositionsAfterEvictions) {
 TEST(PagedKvCache, BoundedPoolNeverGrowsInStreamingMode) {
   at::manual_seed(5);
   constexpr int64_t m = 6, b = 3, chunk = 4;
-  Driver d(options(at::kBFloat16, chunk), make(PolicyKind::TrimKV, std::make_unique<TestScorer>(TestScorer::Kind::Newest),
-                                               std::make_unique<PerHeadTop>(m, b)),
-           2e-2, 2e-2);
-  // Sized once: the trigger bound plus one forward in every stream, plus a partial block each.
-  const int64_t sized = ceil_div(kStreams * (m + b - 1) + kStreams * chunk, kBlock) + kStreams;
-  EXPECT_EQ(d.cache.pool_blocks(), sized);
-  for (int step = 0; step < 60; ++step) {
-    d.run(d.next(1 + at::randint(chunk, {1}).item<int64_t>()));
-    ASSERT_EQ(d.cache.pool_blocks(), sized) << "step " << step;
+  const auto per_head = [=] {
+    return make(PolicyKind::TrimKV, std::make_unique<TestScorer>(TestScorer::Kind::Newest),
+                std::make_unique<PerHeadTop>(m, b));
+  };
+  const auto global = [=] {
+    return make(PolicyKind::DBTrimKV, std::make_unique<TestScorer>(TestScorer::Kind::Hash, nullptr, AttentionNeeds{}, false, 2),
+                std::make_unique<GlobalTop>(m, b));
+  };
+  for (const std::shared_ptr<const Policy>& policy : {per_head(), global()}) {
+    Driver d(options(at::kBFloat16, chunk), policy, 2e-2, 2e-2);
+    // Sized once: the trigger bound plus one forward in every stream, plus a partial block each.
+    const int64_t bound = *policy->selector()->trigger_bound(kLayers, kKvHeads);
+    const int64_t sized = ceil_div(bound + kStreams * chunk, kBlock) + kStreams;
+    EXPECT_EQ(d.cache.pool_blocks(), sized);
+    for (int step = 0; step < 50; ++step) {
+      d.run(d.next(1 + at::randint(chunk, {1}).item<int64_t>()));
+      ASSERT_EQ(d.cache.pool_blocks(), sized) << policy->describe() << ", step " << step;
+    }
+    EXPECT_GT(d.cache.counters().evictions, 3) << policy->describe();
   }
-  EXPECT_GT(d.cache.counters().evictions, 5);
+}
+
+// A selector that promises a bound it does not keep: caught, not a silent pool growth.
+class Unbounded final : public Selector {
+ public:
+  explicit Unbounded(bool due) : due_(due) {}
+  bool due(const CacheState&) const override { return due_; }
+  at::Tensor select(const Candidates& c, const at::Tensor&) const override { return at::ones({c.size()}, at::kBool); }
+  std::optional<int64_t> retained_bound(int, int) const override { return 1; }
+  std::optional<int64_t> trigger_bound(int, int) const override { return 1; }
+
+ private:
+  bool due_;
+};
+
+TEST(PagedKvCache, PolicyThatBreaksItsBoundIsCaught) {
+  at::manual_seed(16);
+  {
+    // Selects: keeping everything is above the retained bound; the forward stays abortable.
+    PagedKvCache cache(options(at::kFloat, 2), make(PolicyKind::TrimKV, std::make_unique<TestScorer>(TestScorer::Kind::Newest),
+                                                   std::make_unique<Unbounded>(true)));
+    const Step s = random_step(2, at::kFloat, false);
+    ForwardScope forward(cache, ForwardTokens::uniform(2, Modality::Text));
+    for (int l = 0; l < kLayers; ++l)
+      cache.attend(l, s.q[static_cast<size_t>(l)], s.k[static_cast<size_t>(l)], s.v[static_cast<size_t>(l)], at::Tensor(), kScale);
+    EXPECT_THROW(forward.commit(), Error);
+  }
+  {
+    // Never evicts: the pool sized for the bound runs out within forwards it was sized for.
+    PagedKvCache cache(options(at::kFloat, 2), make(PolicyKind::TrimKV, std::make_unique<TestScorer>(TestScorer::Kind::Newest),
+                                                   std::make_unique<Unbounded>(false)));
+    const int64_t sized = cache.pool_blocks();
+    bool caught = false;
+    for (int step = 0; step < 20 && !caught; ++step) {
+      const Step s = random_step(2, at::kFloat, false);
+      ForwardScope forward(cache, ForwardTokens::uniform(2, Modality::Text));
+      try {
+        for (int l = 0; l < kLayers; ++l)
+          cache.attend(l, s.q[static_cast<size_t>(l)], s.k[static_cast<size_t>(l)], s.v[static_cast<size_t>(l)], at::Tensor(), kScale);
+        forward.commit();
+      } catch (const Error& e) {
+        EXPECT_EQ(e.kind(), Error::Kind::Internal);
+        EXPECT_NE(std::string(e.what()).find("kept more than its bound"), std::string::npos) << e.what();
+        caught = true;
+      }
+    }
+    EXPECT_TRUE(caught);
+    EXPECT_EQ(cache.pool_blocks(), sized);
+  }
 }
 
 TEST(PagedKvCache, BoundedPoolGrowsOnlyForAForwardLargerThanSizedFor) {
