@@ -8,8 +8,9 @@
 namespace trimvl::cache {
 namespace {
 
-// Bound on the boolean mask of one SDPA call (H_kv · queries · W elements): a long prefill over
-// streams of different lengths is split into query chunks instead of materialising T × W per head.
+// Bound on H_q · queries · W for one masked SDPA call: a long prefill over streams of different
+// lengths is split into query chunks, so neither the mask nor the score matrix of SDPA's math
+// fallback is ever T × W per head.
 constexpr int64_t kMaskElements = int64_t{1} << 26;
 
 // [n, H_q, D] → [H_kv, G, n, D]: each kv head a batch entry, its group's query heads the SDPA heads.
@@ -63,7 +64,7 @@ at::Tensor attend_new_tokens(const at::Tensor& q, const at::Tensor& keys, const 
     out = at::scaled_dot_product_attention(query, key, value, std::nullopt, 0.0, /*is_causal=*/t > 1, scale, gqa);
   } else {
     const at::Tensor retained = retained_counts(lengths, t, q.device());
-    const int64_t chunk = std::max<int64_t>(1, kMaskElements / (retained.size(0) * width));
+    const int64_t chunk = std::max<int64_t>(1, kMaskElements / (hq * width));
     std::vector<at::Tensor> parts;
     for (int64_t first = 0; first < t; first += chunk) {
       const int64_t n = std::min(chunk, t - first);
