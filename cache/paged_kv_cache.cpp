@@ -147,9 +147,14 @@ struct PagedKvCache::Impl {
     TRIMVL_CHECK_ARG(policy != nullptr, "a paged KV cache needs a policy");
     const int64_t streams = int64_t{o.num_layers} * o.num_kv_heads;
     const int64_t forward = streams * o.max_forward_tokens;
+    TRIMVL_CHECK_ARG(o.max_stream_tokens >= 0, "paged KV cache: max stream tokens must not be negative, got {}",
+                     o.max_stream_tokens);
     std::optional<int64_t> bound;
     if (policy->selector()) bound = policy->selector()->trigger_bound(o.num_layers, o.num_kv_heads);
-    return ceil_div(bound.value_or(0) + forward, o.block_size) + streams;
+    int64_t tokens = bound.value_or(0) + forward;
+    // A budget beyond the context never evicts; the stream, not the budget, bounds the pool then.
+    if (o.max_stream_tokens > 0) tokens = std::min(tokens, streams * o.max_stream_tokens);
+    return ceil_div(tokens, o.block_size) + streams;
   }
 
   int64_t block_size() const { return options.block_size; }

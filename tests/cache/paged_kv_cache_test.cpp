@@ -425,6 +425,21 @@ TEST(PagedKvCache, BoundedPoolNeverGrowsInStreamingMode) {
   }
 }
 
+// A budget beyond what a stream can ever see means no eviction: the context, not the budget, sizes
+// the pool.
+TEST(PagedKvCache, BudgetBeyondTheContextSizesThePoolByTheContext) {
+  constexpr int64_t context = 40, chunk = 8;
+  auto o = options(at::kFloat, chunk);
+  o.max_stream_tokens = context;
+  const auto policy = make(PolicyKind::TrimKV, std::make_unique<TestScorer>(TestScorer::Kind::Newest),
+                           std::make_unique<PerHeadTop>(1'000'000, 128));
+  Driver d(o, policy, 1e-5, 1e-5);
+  EXPECT_EQ(d.cache.pool_blocks(), ceil_div(kStreams * context, kBlock) + kStreams);
+  for (int64_t seen = 0; seen < context; seen += chunk) d.run(d.next(chunk));
+  EXPECT_EQ(d.cache.counters().evictions, 0);
+  EXPECT_EQ(d.cache.pool_blocks(), ceil_div(kStreams * context, kBlock) + kStreams);
+}
+
 // A selector that promises a bound it does not keep: caught, not a silent pool growth.
 class Unbounded final : public Selector {
  public:
