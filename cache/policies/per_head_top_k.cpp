@@ -19,10 +19,8 @@ bool PerHeadTopK::due(const CacheState& state) const {
 }
 
 at::Tensor PerHeadTopK::select(const Candidates& candidates, const at::Tensor& scores) const {
-  std::vector<int64_t> counts(candidates.lengths.size());
-  std::transform(candidates.lengths.begin(), candidates.lengths.end(), counts.begin(),
-                 [this](int64_t length) { return length >= budget_ + buffer_ ? budget_ : length; });
-  return keep_top_per_stream(candidates, scores, at::tensor(counts, at::kLong).to(scores.device()));
+  const at::Tensor length = stream_lengths(candidates);
+  return keep_top_per_stream(candidates, scores, at::where(length >= budget_ + buffer_, budget_, length));
 }
 
 std::optional<int64_t> PerHeadTopK::retained_bound(int num_layers, int num_kv_heads) const {

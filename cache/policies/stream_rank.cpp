@@ -41,7 +41,12 @@ void check_candidates(const Candidates& c, const at::Tensor& scores) {
 }
 
 at::Tensor stream_lengths(const Candidates& c) {
-  return at::tensor(c.lengths, at::kLong).to(stream_ids(c).device());
+  const at::Tensor host = at::tensor(c.lengths, at::kLong);
+  const at::Device device = stream_ids(c).device();
+  if (device.is_cpu()) return host;
+  // A pageable host-to-device copy would wait for the device; a pinned one is queued behind the
+  // work already on the stream.
+  return host.pin_memory().to(device, /*non_blocking=*/true);
 }
 
 at::Tensor index_in_stream(const Candidates& c) {

@@ -54,7 +54,7 @@ void replay(const nlohmann::json& c) {
 TEST(PolicyGolden, RetainsWhatTrimkvRetainsAtEveryStep) {
   const auto golden = nlohmann::json::parse(test::read_file(test::golden_dir("trimkv_policies") / "cases.json"));
   const auto& cases = golden.at("cases");
-  ASSERT_EQ(cases.size(), 14u);
+  ASSERT_EQ(cases.size(), 15u);
   for (const auto& c : cases) {
     SCOPED_TRACE(c.at("name").get<std::string>() + ": " + make_policy(options_of(c))->describe());
     replay(c);

@@ -62,6 +62,8 @@ CASES = [
          budget=16, buffer=2, alpha=0.9, min_per_head=6, chunks=[150] + DECODE),
     dict(name="dbtrimkv_threshold_lookahead2", policy="dbtrimkv", strategy="threshold", layers=2, heads=2,
          budget=16, buffer=4, alpha=0.7, min_per_head=2, lookahead=2, zeros=0.02, chunks=[96] + DECODE),
+    dict(name="dbtrimkv_threshold_nan", policy="dbtrimkv", strategy="threshold", layers=2, heads=2, budget=16,
+         buffer=3, alpha=0.7, lookahead=2, zeros=0.05, chunks=[48] + DECODE),
 ]
 
 
