@@ -2,3 +2,4 @@
 # editing the layer's CMakeLists.txt do not collide).
 target_sources(cache_unit_tests PRIVATE policy_test.cpp)
 target_sources(cache_golden_tests PRIVATE policy_golden_test.cpp)
+target_sources(cache_unit_tests PRIVATE policy_cache_test.cpp)
