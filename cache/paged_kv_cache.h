@@ -38,6 +38,9 @@ struct PagedCacheOptions {
   int64_t block_size = 16;              // tokens per block (ARCHITECTURE.md says why 16)
   int64_t max_forward_tokens = 0;       // the largest forward (prefill chunk) to size a bounded
                                         // pool for; 0: unknown, the pool grows on demand
+  int64_t max_stream_tokens = 0;        // the most tokens a stream can ever see (the model's
+                                        // context); caps a bounded pool whose budget exceeds it.
+                                        // 0: no cap
 };
 
 class PagedKvCache final : public KvCache {

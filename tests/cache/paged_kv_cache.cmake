@@ -1,0 +1,3 @@
+# Paged KV cache tests, in the layer's unit binary (kept in this file so branches editing the
+# layer's CMakeLists.txt do not collide).
+target_sources(cache_unit_tests PRIVATE paged_kv_cache_test.cpp)
