@@ -16,11 +16,14 @@ Setup (all fp32, CPU):
   - One prompt: text, an image (16 x 20 patches -> 80 visual tokens after the 2 x 2 merge), text;
     244 tokens. Prefilled in one forward (the reference's mode), then a manual greedy loop as in
     trimkv's MMDU harness: feed the argmax, cache_position = tokens seen, GREEDY_TOKENS tokens.
-  - Configurations (CONFIGS): trimkv = TrimKVCache (per-head top-M, attention through HF's sdpa,
-    which works on TrimKVCache's dense per-layer K/V); dbtrimkv = PagedTrimKVCache (global top-k or
-    threshold, attention through trimkv's paged_flash_attention_2, i.e. flash_attn_with_kvcache,
-    here the checked pure-torch stand-in of _trimkv_env). Budgets are small so that the cache
-    evicts right after the prefill and again every few decode steps.
+  - Configurations (CONFIGS): trimkv = TrimKVCache (per-head top-M) and dbtrimkv = PagedTrimKVCache
+    (global top-k or threshold). Attention is flash-attn's, as in trimkv's harnesses, computed by
+    the checked pure-torch stand-in of _trimkv_env: the paged cache goes through trimkv's own
+    paged_flash_attention_2 (flash_attn_with_kvcache); TrimKVCache, whose dense per-layer K/V trimkv
+    hands to HF's flash_attention_2 wrapper, through DENSE_ATTENTION below (HF's wrapper needs the
+    real package). HF's sdpa is no substitute: trimkv passes is_causal=True, and torch's SDPA aligns
+    that triangle to the top-left, so a decode query would see only the first cached key. Budgets
+    are small so that the cache evicts right after the prefill and again every few decode steps.
 
 Every eviction's decision margin is checked here with trimkv's own score (compute_log_G for
 lookahead > 1): the gap between the last kept and the first dropped score of each top-k (global,
@@ -53,7 +56,7 @@ from pathlib import Path
 
 import torch
 from safetensors.torch import save_file
-from transformers import Qwen3VLForConditionalGeneration
+from transformers import AttentionInterface, Qwen3VLForConditionalGeneration
 
 import _tiny_models as tiny
 import _trimkv_env
@@ -201,6 +204,22 @@ def decision_margin(cache, config: dict) -> float | None:
     return float((flat - log_alpha).abs().min() / abs(log_alpha))
 
 
+DENSE_ATTENTION = "trimvl_dense_flash_attention_2"
+
+
+def dense_flash_attention(module, query, key, value, attention_mask, scaling=None, dropout=0.0, **kwargs):
+    """HF's flash_attention_2 wrapper for batch 1 without padding: flash_attn on the dense K/V,
+    causal aligned to the bottom-right (query i of Lq sees keys j <= i + Lk - Lq). query [1, Hq, Lq, D],
+    key/value [1, Hk, Lk, D] -> [1, Lq, Hq, D]."""
+    from flash_attn import flash_attn_varlen_func
+    if query.shape[0] != 1 or attention_mask is not None or dropout:
+        raise NotImplementedError("batch 1, no padding mask, no dropout")
+    q, k, v = (t[0].transpose(0, 1) for t in (query, key, value))
+    cu_q = torch.tensor([0, q.shape[0]], dtype=torch.int32)
+    cu_k = torch.tensor([0, k.shape[0]], dtype=torch.int32)
+    return flash_attn_varlen_func(q, k, v, cu_q, cu_k, softmax_scale=scaling, causal=True)[None], None
+
+
 def make_cache(config: dict, layers: int, kv_heads: int):
     from trimkv.cache_utils import PagedTrimKVCache, TrimKVCache
     if config["policy"] == "trimkv":
@@ -246,7 +265,7 @@ def run(model, config: dict, prompt: dict) -> dict:
     text = model.model.language_model.config
     # The reference compresses only when its text config says so (trimkv's MMDU harness sets it).
     text.compress_memory = True
-    text._attn_implementation = "sdpa" if config["policy"] == "trimkv" else "flash_attention_2"
+    text._attn_implementation = DENSE_ATTENTION if config["policy"] == "trimkv" else "flash_attention_2"
     attn_configs = {id(layer.self_attn.config) for layer in model.model.language_model.layers}
     if attn_configs != {id(text)}:
         raise SystemExit("the attention modules do not read the text config that was changed")
@@ -292,6 +311,8 @@ def main() -> None:
     torch.set_num_threads(2)
     _trimkv_env.install()
     _trimkv_env.self_check()
+    # Not a mask interface: HF's create_causal_mask then builds no mask, as for flash_attention_2.
+    AttentionInterface.register(DENSE_ATTENTION, dense_flash_attention)
 
     base = tiny.random_model(Qwen3VLForConditionalGeneration, tiny.qwen3vl_parity_config(MODEL), SEED, torch.float32)
     tiny.perturb_norms(base.model.language_model, SEED)
