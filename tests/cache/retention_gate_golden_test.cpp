@@ -1,5 +1,6 @@
 // The retention gate against trimkv 0.1.5's own RetentionGate / RetentionGate10 modules
-// (tests/golden/gen_retention_gate.py), on random weights whose log β spans about [−6, −6e-4].
+// (tests/golden/gen_retention_gate.py), on random weights whose log β spans about [−3, −2e-3] (rg)
+// and [−6, −6e-4] (rg10).
 //
 // Tolerances, measured: fp32 is bit-identical (we allow 1e-6 abs: both sides run the same ATen
 // ops on the same shapes, but a BLAS may pick another kernel); bf16 is bit-identical (we allow

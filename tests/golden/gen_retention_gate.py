@@ -3,9 +3,10 @@
 (rg10, DBTrimKV) modules from models/qwen3_vl/modeling_trimkv_qwen3_vl.py, on random weights and
 inputs, for tests/cache/retention_gate_golden_test.cpp.
 
-The weights are drawn so that log beta spans about [-3, -1e-3] over the inputs (linear1 wide enough
-that SiLU is far from linear, per-head biases of different sizes), which exercises logsigmoid on
-both sides of zero; trimkv's initialisation would give log beta ~ -1e-4 everywhere.
+The weights are drawn so that log beta spans about [-3, -2e-3] (rg) and [-6, -6e-4] (rg10) over the
+inputs (hidden layers wide enough that SiLU is far from linear, per-head biases of different sizes),
+which exercises logsigmoid on both sides of zero; trimkv's initialisation would give log beta ~ -1e-4
+everywhere. The generator refuses draws that do not reach below -2 and above -1e-2.
 
 Writes --out/gates.safetensors with, for each variant in (rg, rg10) and dtype in (fp32, bf16):
   <variant>.<dtype>.<leaf>          the module's parameters under trimkv_weights.pth's leaf names
@@ -32,7 +33,7 @@ INPUTS = []
 HIDDEN, INTERMEDIATE, KV_HEADS = 48, 512, 3
 CASES = {"prefill": 37, "decode": 1}
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
-# z = mlp(x) + bias must reach about -3 (log beta -3) and +7 (log beta -1e-3).
+# z = mlp(x) + bias must reach about -3 (log beta -3) and +6 (log beta -2e-3).
 HEAD_BIAS = [1.0, 2.5, 4.0]
 # Weights ~ N(0, (gain / sqrt(fan_in))^2): pre-activations of a few units in every hidden layer,
 # an mlp output spread of about 2.
