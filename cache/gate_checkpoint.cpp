@@ -161,6 +161,7 @@ class Assembler {
     check_names();
     check_dtype();
     check_sizes();
+    check_values();
     return build();
   }
 
@@ -277,6 +278,14 @@ class Assembler {
     }
     if (intermediate_ != 512)
       log::warn("{}: retention-gate intermediate size is {} (every trimkv checkpoint uses 512)", file_, intermediate_);
+  }
+
+  // A NaN weight gives NaN log β, which the reference's top-k ranks above every score: the token
+  // could never be evicted. No trained gate holds one, so a file that does is damaged.
+  void check_values() const {
+    for (const auto& [n, t] : tensors_)
+      if (!at::isfinite(t).all().item<bool>())
+        throw Error("holds NaN or infinite values: the file is damaged").file(file_).tensor(n);
   }
 
   GateCheckpoint build() {

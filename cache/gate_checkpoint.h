@@ -16,7 +16,7 @@
 // Loading reads the archive with LibTorch's unpickler onto the CPU (files saved during GPU
 // training name cuda storages) and validates everything against the base model before any tensor
 // is handed out: container and value types, the key set, the layer count, every shape, one floating
-// dtype. Every mismatch is one Error naming the file and both sides of the disagreement.
+// dtype, finite values. Every mismatch is one Error naming the file and both sides of the disagreement.
 #include <cstdint>
 #include <filesystem>
 #include <optional>

@@ -19,12 +19,13 @@ TextAttention::TextAttention(const TextConfig& config, const io::WeightLoader::S
       q_norm_(self_attn.scope("q_norm"), head_dim_, config.rms_norm_eps),
       k_norm_(self_attn.scope("k_norm"), head_dim_, config.rms_norm_eps) {}
 
-at::Tensor TextAttention::operator()(const at::Tensor& x, const RotaryTables& rope, cache::KvCache& cache) const {
+at::Tensor TextAttention::operator()(const at::Tensor& x, const RotaryTables& rope, cache::KvCache& cache,
+                                     const at::Tensor& log_beta) const {
   const int64_t tokens = x.size(0);
   const at::Tensor q = Rotary::apply(q_norm_(at::linear(x, q_proj_).view({tokens, heads_, head_dim_})), rope);
   const at::Tensor k = Rotary::apply(k_norm_(at::linear(x, k_proj_).view({tokens, kv_heads_, head_dim_})), rope);
   const at::Tensor v = at::linear(x, v_proj_).view({tokens, kv_heads_, head_dim_});
-  const at::Tensor out = cache.attend(layer_, q, k, v, /*log_beta=*/at::Tensor(), scale_);
+  const at::Tensor out = cache.attend(layer_, q, k, v, log_beta, scale_);
   return at::linear(out.reshape({tokens, heads_ * head_dim_}), o_proj_);
 }
 

@@ -2,7 +2,8 @@
 // Qwen3VLTextAttention (`self_attn`): q/k/v projections without bias; q_norm and k_norm, RMSNorms
 // over head_dim shared by all heads, applied per head before RoPE; GQA with each kv head serving
 // H_q / H_kv consecutive query heads; scale head_dim^-0.5; o_proj. The attention itself is the
-// KV cache's (cache/kv_cache.h), which stores the rotated keys.
+// KV cache's (cache/kv_cache.h), which stores the rotated keys together with the new tokens'
+// retention (log β) when the layer has a gate.
 #include <cstdint>
 
 #include <ATen/core/Tensor.h>
@@ -19,8 +20,10 @@ class TextAttention {
  public:
   TextAttention(const TextConfig& config, const io::WeightLoader::Scope& self_attn, int layer);
 
-  // x: [T, hidden], the layer's normalised input. Returns [T, hidden].
-  at::Tensor operator()(const at::Tensor& x, const RotaryTables& rope, cache::KvCache& cache) const;
+  // x: [T, hidden], the layer's normalised input; log_beta: [T, H_kv] from the layer's retention
+  // gate, or undefined without one. Returns [T, hidden].
+  at::Tensor operator()(const at::Tensor& x, const RotaryTables& rope, cache::KvCache& cache,
+                        const at::Tensor& log_beta) const;
 
  private:
   int layer_;

@@ -10,13 +10,13 @@
 namespace trimvl::qwen3vl {
 
 TextDecoder TextDecoder::load(const io::SafetensorsCheckpoint& checkpoint, const TextConfig& config,
-                              c10::ScalarType dtype, c10::Device device) {
+                              c10::ScalarType dtype, c10::Device device, const cache::GateCheckpoint* gates) {
   if (dtype != at::kBFloat16 && dtype != at::kHalf && dtype != at::kFloat)
     throw Error(fmt::format("the Qwen3-VL decoder runs in bf16, fp16 or fp32, not {}", dtype_name(dtype)),
                 Error::Kind::Unsupported);
   io::WeightLoader loader(checkpoint, dtype, device);
   const auto root = loader.root();
-  TextModel model(config, root.scope("model.language_model"));
+  TextModel model(config, root.scope("model.language_model"), gates);
   std::vector<std::string> owned = {"model.language_model."};
   at::Tensor head;
   if (config.tie_word_embeddings) {

@@ -25,9 +25,9 @@ struct TextDecoder {
   // dtype: bf16, fp16 or fp32 (weights are converted). Every missing or misshapen tensor and every
   // unexpected one under model.language_model. (and lm_head. when untied) is reported in one Error
   // naming the checkpoint. A tied model ignores a stored lm_head.weight, as transformers does, and
-  // says so in the log.
+  // says so in the log. `gates`: optional retention gates (see TextModel).
   static TextDecoder load(const io::SafetensorsCheckpoint& checkpoint, const TextConfig& config,
-                          c10::ScalarType dtype, c10::Device device);
+                          c10::ScalarType dtype, c10::Device device, const cache::GateCheckpoint* gates = nullptr);
 };
 
 }  // namespace trimvl::qwen3vl

@@ -4,14 +4,19 @@
 
 namespace trimvl::qwen3vl {
 
-TextDecoderLayer::TextDecoderLayer(const TextConfig& config, const io::WeightLoader::Scope& layer, int index)
+TextDecoderLayer::TextDecoderLayer(const TextConfig& config, const io::WeightLoader::Scope& layer, int index,
+                                   const cache::GateLayer* gate, c10::ScalarType dtype, c10::Device device)
     : input_layernorm_(layer.scope("input_layernorm"), config.hidden_size, config.rms_norm_eps),
+      gate_(gate ? std::optional<cache::RetentionGate>(std::in_place, *gate, dtype, device) : std::nullopt),
       self_attn_(config, layer.scope("self_attn"), index),
       post_attention_layernorm_(layer.scope("post_attention_layernorm"), config.hidden_size, config.rms_norm_eps),
       mlp_(config, layer.scope("mlp")) {}
 
 at::Tensor TextDecoderLayer::operator()(const at::Tensor& x, const RotaryTables& rope, cache::KvCache& cache) const {
-  const at::Tensor h = x + self_attn_(input_layernorm_(x), rope, cache);
+  const at::Tensor normed = input_layernorm_(x);
+  // One gate call over all of the forward's tokens.
+  const at::Tensor log_beta = gate_ ? (*gate_)(normed) : at::Tensor();
+  const at::Tensor h = x + self_attn_(normed, rope, cache, log_beta);
   return h + mlp_(post_attention_layernorm_(h));
 }
 

@@ -1,9 +1,18 @@
 #pragma once
 // Qwen3VLTextDecoderLayer (`layers.{i}`), pre-norm with residual adds in the activation dtype:
 //   h = x + self_attn(input_layernorm(x));  out = h + mlp(post_attention_layernorm(h))
-#include <ATen/core/Tensor.h>
+// With a retention gate (trimkv's TrimKVQwen3VLTextDecoderLayer), the gate reads the same
+// normalised tensor q/k/v are projected from — after DeepStack's additions for the layers that
+// follow them — and its log β goes to the cache with the layer's keys and values.
+#include <optional>
 
+#include <ATen/core/Tensor.h>
+#include <c10/core/Device.h>
+#include <c10/core/ScalarType.h>
+
+#include "cache/gate_checkpoint.h"
 #include "cache/kv_cache.h"
+#include "cache/retention_gate.h"
 #include "kernels/io/weight_loader.h"
 #include "language/qwen3vl/rms_norm.h"
 #include "language/qwen3vl/rotary.h"
@@ -15,12 +24,15 @@ namespace trimvl::qwen3vl {
 
 class TextDecoderLayer {
  public:
-  TextDecoderLayer(const TextConfig& config, const io::WeightLoader::Scope& layer, int index);
+  // gate: this layer's retention gate, or null; run in `dtype` on `device` (the model's).
+  TextDecoderLayer(const TextConfig& config, const io::WeightLoader::Scope& layer, int index,
+                   const cache::GateLayer* gate, c10::ScalarType dtype, c10::Device device);
 
   at::Tensor operator()(const at::Tensor& x, const RotaryTables& rope, cache::KvCache& cache) const;
 
  private:
   RmsNorm input_layernorm_;
+  std::optional<cache::RetentionGate> gate_;
   TextAttention self_attn_;
   RmsNorm post_attention_layernorm_;
   TextMlp mlp_;

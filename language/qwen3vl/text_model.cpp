@@ -20,20 +20,57 @@ const TextConfig& supported(const TextConfig& c) {
   return c;
 }
 
+// Gates loaded against another spec (another model's sizes, an LLM's tensor names) would fail at
+// the first forward or, worse, run; this refuses them by the numbers the checkpoint was checked for.
+const TextConfig& fits(const TextConfig& c, const cache::GateCheckpoint* gates) {
+  if (!gates) return c;
+  const auto mismatch = [&](const std::string& gate_side, const std::string& model_side) {
+    return Error(fmt::format("retention gates {} cannot run in this model: {} {}", gate_side, c.source, model_side))
+        .file(gates->path.string());
+  };
+  const std::string prefix = TextModel::gate_spec(c).layer_prefix;
+  if (gates->layer_prefix != prefix)
+    throw mismatch(fmt::format("named '{}{{i}}...'", gates->layer_prefix),
+                   fmt::format("names its decoder layers '{}{{i}}...'", prefix));
+  if (gates->num_layers() != c.num_hidden_layers)
+    throw mismatch(fmt::format("for {} layers", gates->num_layers()),
+                   fmt::format("has num_hidden_layers {}", c.num_hidden_layers));
+  if (gates->hidden_size != c.hidden_size)
+    throw mismatch(fmt::format("for hidden size {}", gates->hidden_size), fmt::format("has hidden_size {}", c.hidden_size));
+  if (gates->num_kv_heads != c.num_key_value_heads)
+    throw mismatch(fmt::format("scoring {} KV heads", gates->num_kv_heads),
+                   fmt::format("has num_key_value_heads {}", c.num_key_value_heads));
+  return c;
+}
+
 std::string dtype_and_device(const at::Tensor& t) {
   return fmt::format("{} on {}", c10::toString(t.scalar_type()), t.device().str());
 }
 
 }  // namespace
 
-TextModel::TextModel(const TextConfig& config, const io::WeightLoader::Scope& language_model)
-    : config_(supported(config)),
+TextModel::TextModel(const TextConfig& config, const io::WeightLoader::Scope& language_model,
+                     const cache::GateCheckpoint* gates)
+    : config_(fits(supported(config), gates)),
       embed_tokens_(language_model.scope("embed_tokens").take("weight", {config.vocab_size, config.hidden_size})),
       norm_(language_model.scope("norm"), config.hidden_size, config.rms_norm_eps),
-      rotary_(config, embed_tokens_.device()) {
+      rotary_(config, embed_tokens_.device()),
+      has_gates_(gates != nullptr) {
   const auto layers = language_model.scope("layers");
   layers_.reserve(static_cast<size_t>(config.num_hidden_layers));
-  for (int i = 0; i < config.num_hidden_layers; ++i) layers_.emplace_back(config, layers.scope(i), i);
+  for (int i = 0; i < config.num_hidden_layers; ++i)
+    layers_.emplace_back(config, layers.scope(i), i, gates ? &gates->layers[static_cast<size_t>(i)] : nullptr, dtype(),
+                         device());
+}
+
+cache::GateSpec TextModel::gate_spec(const TextConfig& config) {
+  cache::GateSpec spec;
+  spec.layer_prefix = "model.language_model.layers.";
+  spec.num_layers = config.num_hidden_layers;
+  spec.hidden_size = config.hidden_size;
+  spec.num_kv_heads = config.num_key_value_heads;
+  spec.base_source = config.source;
+  return spec;
 }
 
 at::Tensor TextModel::embed(const at::Tensor& ids) const {

@@ -7,6 +7,9 @@
 // everything earlier (see cache/kv_cache.h); the model never stores K/V itself. The embedding
 // lookup is separate from forward() so the multimodal pipeline can scatter visual embeddings into
 // the token embeddings in between.
+//
+// With retention gates (a trimkv gate checkpoint), every layer also computes log β for its new
+// tokens and hands it to the cache (see text_decoder_layer.h); without, the cache gets none.
 #include <cstdint>
 #include <vector>
 
@@ -14,6 +17,7 @@
 #include <c10/core/Device.h>
 #include <c10/core/ScalarType.h>
 
+#include "cache/gate_checkpoint.h"
 #include "cache/kv_cache.h"
 #include "kernels/io/weight_loader.h"
 #include "language/qwen3vl/rms_norm.h"
@@ -34,8 +38,15 @@ class TextModel {
  public:
   // `language_model` is the scope "model.language_model"; the model runs in the loader's dtype and
   // device. Rejects configs it cannot run (a rope type other than default, an activation other than
-  // silu, attention biases) as Unsupported.
-  TextModel(const TextConfig& config, const io::WeightLoader::Scope& language_model);
+  // silu, attention biases) as Unsupported. `gates` (optional; copied to the model's dtype and
+  // device) must have been loaded with gate_spec(config)'s sizes: gates for another model are an
+  // InvalidInput naming both files, raised before the model's weights are read.
+  TextModel(const TextConfig& config, const io::WeightLoader::Scope& language_model,
+            const cache::GateCheckpoint* gates = nullptr);
+
+  // What a gate checkpoint must fit to run in this model (load_gate_checkpoint's spec), without the
+  // gate directory's own fields (type, intermediate size, tying), which its config.json supplies.
+  static cache::GateSpec gate_spec(const TextConfig& config);
 
   // ids: [T] int64, each below vocab_size -> [T, hidden] in the model's dtype and device.
   at::Tensor embed(const at::Tensor& ids) const;
@@ -54,6 +65,7 @@ class TextModel {
 
   const at::Tensor& embed_tokens() const { return embed_tokens_; }  // [vocab, hidden]
   const TextConfig& config() const { return config_; }
+  bool has_gates() const { return has_gates_; }
   c10::ScalarType dtype() const { return embed_tokens_.scalar_type(); }
   c10::Device device() const { return embed_tokens_.device(); }
 
@@ -67,6 +79,7 @@ class TextModel {
   std::vector<TextDecoderLayer> layers_;
   RmsNorm norm_;
   Rotary rotary_;
+  bool has_gates_ = false;
 };
 
 }  // namespace trimvl::qwen3vl

@@ -3,6 +3,8 @@
 // tensors) are covered by gate_checkpoint_golden_test.cpp.
 #include "cache/gate_checkpoint.h"
 
+#include <limits>
+
 #include <gtest/gtest.h>
 
 #include <ATen/ATen.h>
@@ -317,6 +319,17 @@ TEST_F(GateCheckpointTest, MixedDtypes) {
   expect_error(pth, vlm_spec(), {"one dtype", key(kVlmPrefix, 1, "bias")});
 }
 
+TEST_F(GateCheckpointTest, NonFiniteValues) {
+  auto tensors = rg_tensors();
+  find(tensors, key(kVlmPrefix, 1, "linear2.weight"))[0][3] = std::numeric_limits<float>::quiet_NaN();
+  write_gates(pth, tensors);
+  expect_error(pth, vlm_spec(), {"NaN or infinite", key(kVlmPrefix, 1, "linear2.weight")});
+  find(tensors, key(kVlmPrefix, 1, "linear2.weight")).zero_();
+  find(tensors, key(kVlmPrefix, 0, "bias"))[1] = std::numeric_limits<float>::infinity();
+  write_gates(pth, tensors);
+  expect_error(pth, vlm_spec(), {"NaN or infinite", key(kVlmPrefix, 0, "bias")});
+}
+
 // ---- gates for another base model or another gate config ------------------------------------
 
 TEST_F(GateCheckpointTest, DifferentHiddenSize) {
@@ -331,6 +344,11 @@ TEST_F(GateCheckpointTest, DifferentLayerCount) {
   auto spec = vlm_spec();
   spec.num_layers = 3;
   expect_error(pth, spec, {"gates for 2 layers", "num_hidden_layers 3", "/base/config.json"});
+}
+
+TEST_F(GateCheckpointTest, MoreLayersThanTheBaseModel) {
+  write_gates(pth, rg_tensors(kVlmPrefix, 3));
+  expect_error(pth, vlm_spec(), {"gates for 3 layers", "num_hidden_layers 2", "/base/config.json", "different base model"});
 }
 
 TEST_F(GateCheckpointTest, DifferentKvHeads) {
@@ -350,6 +368,21 @@ TEST_F(GateCheckpointTest, TypeDisagreesWithGateConfig) {
   auto spec = vlm_spec();
   spec.type = GateType::Rg10;
   expect_error(pth, spec, {"holds rg gates", "/gates/config.json", "retention_gate 'rg10'"});
+}
+
+TEST_F(GateCheckpointTest, Rg10FileButGateConfigSaysRg) {
+  write_gates(pth, rg10_tensors());
+  auto spec = vlm_spec();
+  spec.type = GateType::Rg;
+  expect_error(pth, spec, {"holds rg10 gates (linear3 present)", "/gates/config.json", "retention_gate 'rg'"});
+}
+
+// rg10's out projection scores the KV heads as rg's does: a mismatch names the base model too.
+TEST_F(GateCheckpointTest, Rg10DifferentKvHeads) {
+  write_gates(pth, rg10_tensors());
+  auto spec = vlm_spec();
+  spec.num_kv_heads = 8;
+  expect_error(pth, spec, {"2 KV heads", "linear3.weight", "num_key_value_heads 8", "/base/config.json"});
 }
 
 TEST_F(GateCheckpointTest, IntermediateDisagreesWithGateConfig) {

@@ -1,9 +1,11 @@
 // The Qwen3-VL text decoder without a reference: config parsing and its errors, the M-RoPE layout,
-// and every bad input a checkpoint or a caller can hand the model — one clear Error each. Parity
-// with transformers is qwen3vl_text_golden_test.cpp.
+// every bad input a checkpoint or a caller can hand the model — one clear Error each — and where
+// retention gates read and what reaches the cache. Parity with transformers is
+// qwen3vl_text_golden_test.cpp; with trimkv, trimkv_e2e_golden_test.cpp.
 #include <cmath>
 
 #include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -309,6 +311,161 @@ TEST_F(TextDecoderTest, ReducedPrecisionFollowsFloat32) {
     EXPECT_TRUE(test::all_close(actual, expected, 0.0, 2e-2 * scale, c10::toString(dtype)));
     EXPECT_GT((actual - expected).abs().max().item<double>(), 0.0) << c10::toString(dtype) << " ran in fp32";
   }
+}
+
+// ---- retention gates ----------------------------------------------------------------------------
+
+// A KvCache that attends like FullCache and records the log β each layer hands it.
+class RecordingCache final : public cache::KvCache {
+ public:
+  explicit RecordingCache(int layers) : log_beta(static_cast<size_t>(layers)), inner_(layers) {}
+  int num_layers() const override { return inner_.num_layers(); }
+  int64_t seen_tokens() const override { return inner_.seen_tokens(); }
+  void begin_forward(const cache::ForwardTokens& tokens) override { inner_.begin_forward(tokens); }
+  at::Tensor attend(int layer, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& lb,
+                    double scale) override {
+    log_beta[static_cast<size_t>(layer)].push_back(lb);
+    ++calls;
+    return inner_.attend(layer, q, k, v, lb, scale);
+  }
+  void end_forward() override { inner_.end_forward(); }
+  void abort_forward() noexcept override { inner_.abort_forward(); }
+  void reset() override { inner_.reset(); }
+
+  std::vector<std::vector<at::Tensor>> log_beta;  // [layer][forward]
+  int calls = 0;
+
+ private:
+  cache::FullCache inner_;
+};
+
+class TextGatesTest : public TextDecoderTest {
+ protected:
+  static constexpr int64_t kKv = 2, kInter = 8;
+
+  // rg gates for the tiny model's 2 layers, distinct per layer.
+  cache::GateCheckpoint gates(int64_t layers = 2, int64_t hidden = 24, int64_t kv = kKv) const {
+    cache::GateCheckpoint g;
+    g.path = "/gates/trimkv_weights.pth";
+    g.layer_prefix = "model.language_model.layers.";
+    g.hidden_size = hidden;
+    g.intermediate_size = kInter;
+    g.num_kv_heads = kv;
+    at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(9);
+    for (int64_t i = 0; i < layers; ++i) {
+      cache::GateLayer layer;
+      layer.hidden.push_back({at::normal(0.0, 0.5, {kInter, hidden}, gen), at::normal(0.0, 0.5, {kInter}, gen)});
+      layer.out_weight = at::normal(0.0, 0.5, {kv, kInter}, gen);
+      layer.out_bias = at::normal(2.0, 1.0, {kv}, gen);
+      g.layers.push_back(std::move(layer));
+    }
+    return g;
+  }
+
+  TextDecoder load_with(const cache::GateCheckpoint& g, at::ScalarType dtype = at::kFloat) {
+    test::write_tiny_qwen3vl(tmp.path(), config, tensors);
+    const auto ckpt = io::SafetensorsCheckpoint::open(tmp.path());
+    return TextDecoder::load(ckpt, TextConfig::load(tmp / "config.json"), dtype, at::kCPU, &g);
+  }
+
+  at::Tensor tensor(const std::string& name) const {
+    for (const auto& [n, t] : tensors)
+      if (n == name) return t;
+    throw std::runtime_error("no tensor " + name);
+  }
+};
+
+TEST_F(TextGatesTest, WithoutGatesTheCacheGetsNoLogBeta) {
+  const TextDecoder d = load();
+  EXPECT_FALSE(d.model.has_gates());
+  RecordingCache cache(2);
+  d.model.forward(d.model.embed(at::arange(4)), at::arange(4).expand({3, 4}).contiguous(),
+                  cache::ForwardTokens::uniform(4, cache::Modality::Text), cache);
+  ASSERT_EQ(cache.calls, 2);
+  for (const auto& layer : cache.log_beta) EXPECT_FALSE(layer.at(0).defined());
+}
+
+// Layer 0's log β is the gate applied to input_layernorm(embeddings), computed here by hand, for
+// all of a forward's tokens at once.
+TEST_F(TextGatesTest, LayerZeroGateReadsTheNormalisedInput) {
+  const auto g = gates();
+  const TextDecoder d = load_with(g);
+  EXPECT_TRUE(d.model.has_gates());
+  RecordingCache cache(2);
+  const at::Tensor embeds = d.model.embed(at::arange(5) * 7);
+  d.model.forward(embeds, at::arange(5).expand({3, 5}).contiguous(), cache::ForwardTokens::uniform(5, cache::Modality::Text),
+                  cache);
+  const at::Tensor normed = embeds * at::rsqrt(embeds.pow(2).mean(-1, true) + 1e-6) *
+                            tensor("model.language_model.layers.0.input_layernorm.weight");
+  const auto& l0 = g.layers[0];
+  const at::Tensor expected = at::log_sigmoid(
+      at::matmul(at::silu(at::matmul(normed, l0.hidden[0].weight.t()) + l0.hidden[0].bias), l0.out_weight.t()) + l0.out_bias);
+  ASSERT_EQ(cache.log_beta[0].size(), 1u);
+  ASSERT_EQ(cache.log_beta[0][0].sizes(), (std::vector<int64_t>{5, kKv}));
+  TRIMVL_EXPECT_CLOSE(cache.log_beta[0][0], expected, 1e-5, 1e-6);
+  EXPECT_TRUE(cache.log_beta[1][0].defined());
+  EXPECT_FALSE(at::allclose(cache.log_beta[1][0], cache.log_beta[0][0]));
+}
+
+// DeepStack adds after layer 0, so layer 1's gate sees the enriched visual rows: its log β changes
+// there and nowhere else, and layer 0's does not change at all.
+TEST_F(TextGatesTest, LaterLayersGateTheDeepStackEnrichedState) {
+  const TextDecoder d = load_with(gates());
+  const at::Tensor embeds = d.model.embed(at::arange(6) * 5);
+  const at::Tensor positions = at::arange(6).expand({3, 6}).contiguous();
+  const auto tokens = cache::ForwardTokens::uniform(6, cache::Modality::Image);
+  const auto run = [&](const at::Tensor& feature) {
+    RecordingCache cache(2);
+    DeepstackInputs deepstack{mask({0, 0, 1, 1, 0, 0}), {feature}};
+    d.model.forward(embeds, positions, tokens, cache, &deepstack);
+    return cache.log_beta;
+  };
+  const auto plain = run(at::zeros({2, 24})), enriched = run(at::ones({2, 24}));
+  TRIMVL_EXPECT_CLOSE(enriched[0][0], plain[0][0], 0.0, 0.0);
+  const at::Tensor changed = (enriched[1][0] - plain[1][0]).abs().amax(1).gt(1e-6);
+  EXPECT_TRUE(at::equal(changed, mask({0, 0, 1, 1, 0, 0}))) << changed;
+}
+
+// Decode steps gate their one token; the gate runs in the model dtype.
+TEST_F(TextGatesTest, GatesRunInTheModelDtypeEveryForward) {
+  const TextDecoder d = load_with(gates(), at::kBFloat16);
+  RecordingCache cache(2);
+  for (const auto [start, size] : {std::pair<int64_t, int64_t>{0, 3}, {3, 1}, {4, 1}})
+    d.model.forward(d.model.embed(at::arange(start, start + size)), at::arange(start, start + size).expand({3, size}).contiguous(),
+                    cache::ForwardTokens::uniform(size, cache::Modality::Text), cache);
+  for (const auto& layer : cache.log_beta) {
+    ASSERT_EQ(layer.size(), 3u);
+    EXPECT_EQ(layer[0].size(0), 3);
+    EXPECT_EQ(layer[2].sizes(), (std::vector<int64_t>{1, kKv}));
+    EXPECT_EQ(layer[2].scalar_type(), at::kBFloat16);
+    EXPECT_TRUE(layer[2].lt(0).all().item<bool>());
+  }
+}
+
+// Gates loaded for another model are refused before the model is built, naming both files.
+TEST_F(TextGatesTest, GatesForAnotherModelAreRefused) {
+  const std::string gate_file = "/gates/trimkv_weights.pth", base = (tmp / "config.json").string();
+  expect_error([&] { load_with(gates(3)); }, Error::Kind::InvalidInput,
+               {"retention gates for 3 layers", "num_hidden_layers 2", gate_file, base});
+  expect_error([&] { load_with(gates(2, 32)); }, Error::Kind::InvalidInput,
+               {"for hidden size 32", "hidden_size 24", gate_file, base});
+  expect_error([&] { load_with(gates(2, 24, 4)); }, Error::Kind::InvalidInput,
+               {"scoring 4 KV heads", "num_key_value_heads 2", gate_file, base});
+  auto llm = gates();
+  llm.layer_prefix = "model.layers.";
+  expect_error([&] { load_with(llm); }, Error::Kind::InvalidInput,
+               {"named 'model.layers.{i}...'", "'model.language_model.layers.{i}...'", gate_file});
+}
+
+TEST_F(TextGatesTest, GateSpecIsTheModelsSizes) {
+  test::write_tiny_qwen3vl(tmp.path(), config, tensors);
+  const auto spec = TextModel::gate_spec(TextConfig::load(tmp / "config.json"));
+  EXPECT_EQ(spec.layer_prefix, "model.language_model.layers.");
+  EXPECT_EQ(spec.num_layers, 2);
+  EXPECT_EQ(spec.hidden_size, 24);
+  EXPECT_EQ(spec.num_kv_heads, 2);
+  EXPECT_EQ(spec.base_source, (tmp / "config.json").string());
+  EXPECT_FALSE(spec.type.has_value());
 }
 
 }  // namespace
