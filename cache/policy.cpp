@@ -46,7 +46,7 @@ BudgetStrategy parse_strategy(std::string_view name) {
 }
 
 void PolicyOptions::validate() const {
-  TRIMVL_CHECK_ARG(kind == PolicyKind::Full || budget > 0,
+  TRIMVL_CHECK_ARG(!needs_budget() || budget > 0,
                    "--kv-budget must be a positive number of tokens per (layer, kv-head) for policy {}, got {}",
                    policy_name(kind), budget);
   TRIMVL_CHECK_ARG(buffer >= 1, "--kv-buffer must be at least 1, got {}", buffer);
@@ -61,6 +61,10 @@ void PolicyOptions::validate() const {
                    "--kv-sinks ({}) must be below --kv-budget ({})", sinks, budget);
   TRIMVL_CHECK_ARG(pool_kernel >= 1 && pool_kernel % 2 == 1, "the SnapKV pooling width must be odd, got {}",
                    pool_kernel);
+}
+
+bool PolicyOptions::needs_budget() const {
+  return kind != PolicyKind::Full && !(kind == PolicyKind::DBTrimKV && strategy == BudgetStrategy::Threshold);
 }
 
 int64_t CacheState::total() const {
@@ -80,7 +84,8 @@ std::string Policy::describe() const {
       return fmt::format("trimkv M={} B={}{}{}", o.budget, o.buffer, o.window ? fmt::format(" window={}", o.window) : "",
                          o.lookahead > 1 ? fmt::format(" lookahead={}", o.lookahead) : "");
     case PolicyKind::DBTrimKV:
-      return fmt::format("dbtrimkv {} M={} B={}{}{}{}", strategy_name(o.strategy), o.budget, o.buffer,
+      return fmt::format("dbtrimkv {}{} B={}{}{}{}", strategy_name(o.strategy),
+                         o.strategy == BudgetStrategy::FixedBudget ? fmt::format(" M={}", o.budget) : "", o.buffer,
                          o.strategy == BudgetStrategy::Threshold ? fmt::format(" alpha={}", o.alpha) : "",
                          o.min_per_head ? fmt::format(" min_per_head={}", o.min_per_head) : "",
                          o.lookahead > 1 ? fmt::format(" lookahead={}", o.lookahead) : "");

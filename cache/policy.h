@@ -43,7 +43,7 @@ BudgetStrategy parse_strategy(std::string_view name);
 // ignored; validate() rejects values no policy could use.
 struct PolicyOptions {
   PolicyKind kind = PolicyKind::Full;
-  int64_t budget = 0;           // M: tokens per (layer, kv-head); required (> 0) unless kind is Full
+  int64_t budget = 0;           // M: tokens per (layer, kv-head); required (> 0) unless needs_budget() is false
   int64_t buffer = 128;         // B: slack tokens per head before an eviction runs (≥ 1)
   BudgetStrategy strategy = BudgetStrategy::FixedBudget;  // dbtrimkv
   double alpha = 0.8;           // dbtrimkv threshold: keep scores ≥ log α; α in (0, 1)
@@ -57,6 +57,8 @@ struct PolicyOptions {
   // Throws InvalidInput naming the flag for a value out of range (budget ≤ 0 for a bounded
   // policy, α outside (0, 1), buffer/lookahead < 1, min_per_head ≥ budget, ...).
   void validate() const;
+  // Whether `budget` is used: every policy but full and dbtrimkv's threshold strategy.
+  bool needs_budget() const;
 };
 
 // The host-side state a trigger looks at (no device reads).

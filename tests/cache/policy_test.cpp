@@ -324,5 +324,17 @@ TEST(PolicyOptions, InvalidValuesNameTheFlag) {
   expect_error(o, "pooling width");
 }
 
+// The threshold strategy keeps what scores ≥ log α, whatever the count: it takes no budget.
+TEST(PolicyOptions, ThresholdNeedsNoBudget) {
+  PolicyOptions o = options(PolicyKind::DBTrimKV, 0, 16);
+  EXPECT_TRUE(o.needs_budget());
+  o.strategy = BudgetStrategy::Threshold;
+  o.alpha = 0.5;
+  EXPECT_FALSE(o.needs_budget());
+  const auto policy = make_policy(o);
+  EXPECT_EQ(policy->describe(), "dbtrimkv threshold B=16 alpha=0.5");
+  EXPECT_FALSE(policy->selector()->retained_bound(2, 2).has_value());
+}
+
 }  // namespace
 }  // namespace trimvl::cache
