@@ -277,11 +277,12 @@ Heatmap render_heatmap(const Trace& trace, const HeatmapView& view) {
   const std::string title =
       history ? fmt::format("Retention history of layer {}, kv head {}  |  {}", *view.layer, *view.head,
                             h.policy_description)
-              : fmt::format("Retention at eviction {} of {}  |  {}", chosen, events, h.policy_description);
+              : fmt::format("Retention at eviction {} (of {}, from 0)  |  {}", chosen, events, h.policy_description);
   int kept = 0, evicted = 0;
   for (uint8_t k : event.kept) (k ? kept : evicted) += 1;
   const std::string subtitle =
-      history ? fmt::format("one row per eviction (forward f), colours scaled per row  |  {}", h.model)
+      history ? fmt::format("one row per eviction: eN fM = eviction N, after forward M; colours scaled per row  |  {}",
+                            h.model)
               : fmt::format("after forward {}, {} tokens seen: {} kept, {} evicted{}  |  {}", event.forward, event.seen,
                             kept, evicted, view.layer ? fmt::format(" (all layers)") : "", h.model);
   std::vector<std::pair<cv::Scalar, std::string>> cell_legend = {{kEvictedColour, "evicted at this eviction"},
@@ -381,8 +382,8 @@ Heatmap render_heatmap(const Trace& trace, const HeatmapView& view) {
 }
 
 cv::Point ModalityChart::at(double forward, double tokens) const {
-  const double span = std::max<double>(1, static_cast<double>(last_forward - first_forward));
-  const double fx = last_forward > first_forward ? (forward - static_cast<double>(first_forward)) / span : 0.5;
+  const double span = static_cast<double>(last_forward + 1 - first_forward);
+  const double fx = (forward - static_cast<double>(first_forward)) / span;
   return {plot.x + static_cast<int>(std::lround(fx * (plot.width - 1))),
           plot.y + plot.height - 1 - static_cast<int>(std::lround(tokens / max_tokens * (plot.height - 1)))};
 }
@@ -425,24 +426,28 @@ ModalityChart render_modality_chart(const Trace& trace) {
   }
   vertical_text(img, "cached tokens (sum over layers and kv heads)", {28, plot.y + plot.height / 2}, kTextScale, kInk);
 
-  // Stacked areas, text at the bottom (Modality's order), each band between the running totals.
+  // Stacked areas, text at the bottom (Modality's order), each band between the running totals. A
+  // step's state holds from its forward until the next recorded one (the last: one forward), so
+  // the areas are staircases: an eviction is a drop, not a slope.
   const size_t n = trace.steps.size();
+  std::vector<double> edges;  // step i spans [edges[i], edges[i + 1])
+  for (const TraceStep& s : trace.steps) edges.push_back(static_cast<double>(s.forward));
+  edges.push_back(static_cast<double>(chart.last_forward + 1));
   std::vector<double> below(n, 0.0);
   for (size_t m = 0; m < cache::kModalities; ++m) {
     std::vector<double> above(n);
     for (size_t i = 0; i < n; ++i) above[i] = below[i] + static_cast<double>(trace.steps[i].cached_by_modality[m]);
-    const cv::Scalar colour = modality_colour(static_cast<cache::Modality>(m));
-    if (n == 1) {  // a single step: a bar
-      const cv::Point top_left = chart.at(static_cast<double>(chart.first_forward), above[0]);
-      const cv::Point bottom = chart.at(static_cast<double>(chart.first_forward), below[0]);
-      if (above[0] > below[0])
-        cv::rectangle(img, cv::Rect(top_left.x - 20, top_left.y, 40, bottom.y - top_left.y + 1), colour, cv::FILLED);
-    } else {
-      std::vector<cv::Point> polygon;
-      for (size_t i = 0; i < n; ++i) polygon.push_back(chart.at(static_cast<double>(trace.steps[i].forward), above[i]));
-      for (size_t i = n; i-- > 0;) polygon.push_back(chart.at(static_cast<double>(trace.steps[i].forward), below[i]));
-      cv::fillPoly(img, std::vector<std::vector<cv::Point>>{polygon}, colour, cv::LINE_8);
+    std::vector<cv::Point> polygon;
+    for (size_t i = 0; i < n; ++i) {
+      polygon.push_back(chart.at(edges[i], above[i]));
+      polygon.push_back(chart.at(edges[i + 1], above[i]));
     }
+    for (size_t i = n; i-- > 0;) {
+      polygon.push_back(chart.at(edges[i + 1], below[i]));
+      polygon.push_back(chart.at(edges[i], below[i]));
+    }
+    cv::fillPoly(img, std::vector<std::vector<cv::Point>>{polygon}, modality_colour(static_cast<cache::Modality>(m)),
+                 cv::LINE_8);
     below = std::move(above);
   }
 
@@ -461,10 +466,9 @@ ModalityChart render_modality_chart(const Trace& trace) {
 
   // x axis: forwards.
   cv::rectangle(img, cv::Rect(plot.x - 1, plot.y - 1, plot.width + 2, plot.height + 2), kMutedInk, 1);
-  const double span = static_cast<double>(chart.last_forward - chart.first_forward);
-  const double x_step = nice_step(std::max(span, 1.0), 8);
+  const double x_step = nice_step(static_cast<double>(chart.last_forward + 1 - chart.first_forward), 8);
   for (double f = std::ceil(static_cast<double>(chart.first_forward) / x_step) * x_step;
-       f <= static_cast<double>(chart.last_forward) + 1e-9; f += x_step) {
+       f <= static_cast<double>(chart.last_forward + 1) + 1e-9; f += x_step) {
     const int x = chart.at(f, 0).x;
     cv::line(img, {x, plot.y + plot.height}, {x, plot.y + plot.height + 5}, kInk, 1);
     text(img, count_label(f), {x, plot.y + plot.height + 16}, kSmallScale, kInk, Align::Centre);

@@ -52,6 +52,8 @@ struct ModalityChart {
   int64_t first_forward = 0, last_forward = 0;
   double max_tokens = 1;  // the top of the y axis
 
+  // The x axis runs from first_forward to last_forward + 1: a step's state spans [forward, next
+  // recorded forward), so forward f's is drawn between at(f, .) and at(f + 1, .).
   cv::Point at(double forward, double tokens) const;
 };
 

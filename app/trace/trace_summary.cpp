@@ -43,6 +43,7 @@ std::string excerpt(const std::string& text) {
 template <typename... Args>
 void append_line(std::string& out, fmt::format_string<Args...> format, Args&&... args) {
   fmt::format_to(std::back_inserter(out), format, std::forward<Args>(args)...);
+  while (!out.empty() && out.back() == ' ') out.pop_back();  // centred headings pad the right
   out += '\n';
 }
 
@@ -80,9 +81,8 @@ std::string trace_summary_text(const Trace& trace, const std::filesystem::path& 
     return out;
   }
   out += '\n';
-  append_line(out, "{:>5} {:>7} {:>7} {:>10} | {:>7} {:>7} {:>7} {:>9} | {:>7} {:>7} {:>7} {:>9}", "event", "forward", "seen",
-       "candidates", "kept", "", "", "", "evicted", "", "", "");
-  append_line(out, "{:>5} {:>7} {:>7} {:>10} | {:>7} {:>7} {:>7} {:>9} | {:>7} {:>7} {:>7} {:>9}", "", "", "", "", "text",
+  append_line(out, "{:>5} {:>7} {:>7} {:>10} | {:^33} | {:^33}", "", "", "", "", "kept", "evicted");
+  append_line(out, "{:>5} {:>7} {:>7} {:>10} | {:>7} {:>7} {:>7} {:>9} | {:>7} {:>7} {:>7} {:>9}", "event", "forward", "seen", "candidates", "text",
        "image", "video", "generated", "text", "image", "video", "generated");
   for (const TraceEvent& e : trace.events) {
     const EventTally t = tally_event(trace, e);

@@ -125,9 +125,9 @@ TEST_F(TraceRender, ModalityChartStacksTextBelowImageBelowGenerated) {
   ASSERT_GT(n[1], 4);
   ASSERT_GT(n[3], 4);
   const double text_mid = n[0] / 2.0, image_mid = n[0] + n[1] / 2.0, generated_mid = n[0] + n[1] + n[2] + n[3] / 2.0;
-  EXPECT_EQ(pixel(chart.image, chart.at(30, text_mid)), bgr(modality_colour(cache::Modality::Text)));
-  EXPECT_EQ(pixel(chart.image, chart.at(30, image_mid)), bgr(modality_colour(cache::Modality::Image)));
-  EXPECT_EQ(pixel(chart.image, chart.at(30, generated_mid)), bgr(modality_colour(cache::Modality::Generated)));
+  EXPECT_EQ(pixel(chart.image, chart.at(30.5, text_mid)), bgr(modality_colour(cache::Modality::Text)));
+  EXPECT_EQ(pixel(chart.image, chart.at(30.5, image_mid)), bgr(modality_colour(cache::Modality::Image)));
+  EXPECT_EQ(pixel(chart.image, chart.at(30.5, generated_mid)), bgr(modality_colour(cache::Modality::Generated)));
 }
 
 TEST_F(TraceRender, TracesWithoutEvictionsOrStepsSayWhy) {
