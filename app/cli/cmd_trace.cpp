@@ -58,11 +58,18 @@ void register_trace(CLI::App& app) {
     view.layer = options->layer;
     view.head = options->head;
     view.event = options->event;
-    const app::Heatmap heatmap = app::render_heatmap(trace, view);
-    const app::ModalityChart chart = app::render_modality_chart(trace);
+    std::optional<app::Heatmap> heatmap;
+    std::optional<app::ModalityChart> chart;
+    try {
+      heatmap = app::render_heatmap(trace, view);
+      chart = app::render_modality_chart(trace);
+    } catch (Error& e) {  // a view the trace cannot give: say which trace
+      e.file(options->path);
+      throw;
+    }
     const std::filesystem::path out = options->png, second = modality_png(out);
-    app::write_png(heatmap.image, out);
-    app::write_png(chart.image, second);
+    app::write_png(heatmap->image, out);
+    app::write_png(chart->image, second);
     log::info("wrote {} and {}", out.string(), second.string());
 #else
     throw Error("this build draws no PNGs (built with TRIMVL_MEDIA=OFF, without OpenCV); the summary works without "

@@ -60,7 +60,7 @@ TEST_F(TraceCli, BadFilesAndArgumentsFailWithOneError) {
       {"trace " + (tmp / "junk.trace").string(), 1, "junk.trace"},
 #ifdef TRIMVL_HAVE_MEDIA
       {"trace " + trace.string() + " --png " + (tmp / "x.png").string() + " --layer 2", 1,
-       "layer 2 is out of range: the trace has 2 layers"},
+       "run.trace: layer 2 is out of range: the trace has 2 layers"},
       {"trace " + trace.string() + " --png " + (tmp / "x.png").string() + " --layer 0 --head 2", 1,
        "kv head 2 is out of range"},
       {"trace " + trace.string() + " --png " + (tmp / "x.png").string() + " --event 3", 1,
