@@ -41,8 +41,9 @@ int64_t sum(std::span<const int32_t> values) { return std::accumulate(values.beg
 void validate_event(const TraceEvent& e, size_t i, const Trace& trace, const Checker& check) {
   const int streams = trace.header.num_streams();
   const auto tokens = static_cast<int64_t>(trace.tokens.size());
-  check(e.index == static_cast<int64_t>(i), "events.index",
-        "event {} has index {}: a trace holds one sequence's evictions, numbered 0, 1, ... in order", i, e.index);
+  check(e.index >= 0 && (i == 0 || e.index > trace.events[i - 1].index), "events.index",
+        "event {} has index {}{}: a trace holds one sequence's evictions, in the cache's increasing order", i,
+        e.index, i == 0 ? std::string() : fmt::format(" after {}", trace.events[i - 1].index));
   check(e.seen > 0 && e.seen <= tokens, "events.seen",
         "event {} saw {} tokens; the token table has {} (tokens.modality)", i, e.seen, tokens);
   check(i == 0 || e.forward > trace.events[i - 1].forward, "events.forward",

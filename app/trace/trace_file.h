@@ -48,7 +48,8 @@ struct TraceHeader {
 // One eviction (cache::EvictionEvent, on the host). Candidates are stream-major, chronological
 // inside a stream, as the cache packs them.
 struct TraceEvent {
-  int64_t index = 0, forward = 0, seen = 0;
+  int64_t index = 0;  // the cache's count of evictions (a recorder may keep every N-th only)
+  int64_t forward = 0, seen = 0;
   std::vector<int32_t> lengths_before, lengths_after;  // [L·H_kv]
   std::vector<int32_t> stream, position;               // [C]
   std::vector<float> score;                            // [C]; +inf = forced keep

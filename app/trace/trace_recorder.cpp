@@ -41,11 +41,13 @@ std::vector<int32_t> host_indices(const at::Tensor& tensor, const char* what) {
 
 TraceRecorder::TraceRecorder(TraceHeader header, TraceRecorderOptions options) : options_(options) {
   TRIMVL_CHECK_ARG(options.step_stride >= 0, "trace step stride must not be negative, got {}", options.step_stride);
+  TRIMVL_CHECK_ARG(options.event_stride >= 1, "trace event stride must be at least 1, got {}", options.event_stride);
   trace_.header = std::move(header);
   trace_.step_positions = options.step_positions;
 }
 
 void TraceRecorder::on_eviction(const cache::EvictionEvent& event) {
+  if (event.index % options_.event_stride != 0) return;
   TRIMVL_CHECK(event.num_layers == trace_.header.num_layers && event.num_kv_heads == trace_.header.num_kv_heads,
                "eviction event of {} layers x {} kv heads recorded into a trace of {} x {}", event.num_layers,
                event.num_kv_heads, trace_.header.num_layers, trace_.header.num_kv_heads);

@@ -23,6 +23,9 @@ namespace trimvl::app {
 struct TraceRecorderOptions {
   int64_t step_stride = 1;      // record every N-th forward's cache state (0: only forwards that evict)
   bool step_positions = false;  // and which positions each stream holds (large: Σ lengths per step)
+  // Keep every N-th eviction (by the cache's index). Each stores all its candidates, L·H_kv·(M + B)
+  // and more, so a long video prefilled in chunks makes a large trace unless this thins it.
+  int64_t event_stride = 1;
 };
 
 class TraceRecorder final : public cache::CacheObserver {

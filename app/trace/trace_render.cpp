@@ -277,14 +277,15 @@ Heatmap render_heatmap(const Trace& trace, const HeatmapView& view) {
   const std::string title =
       history ? fmt::format("Retention history of layer {}, kv head {}  |  {}", *view.layer, *view.head,
                             h.policy_description)
-              : fmt::format("Retention at eviction {} (of {}, from 0)  |  {}", chosen, events, h.policy_description);
+              : fmt::format("Retention at eviction {}  |  {}", event.index, h.policy_description);
   int kept = 0, evicted = 0;
   for (uint8_t k : event.kept) (k ? kept : evicted) += 1;
   const std::string subtitle =
       history ? fmt::format("one row per eviction: eN fM = eviction N, after forward M; colours scaled per row  |  {}",
                             h.model)
-              : fmt::format("after forward {}, {} tokens seen: {} kept, {} evicted{}  |  {}", event.forward, event.seen,
-                            kept, evicted, view.layer ? fmt::format(" (all layers)") : "", h.model);
+              : fmt::format("trace event {} of 0..{}: after forward {}, {} tokens seen, {} kept, {} evicted{}  |  {}",
+                            chosen, events - 1, event.forward, event.seen, kept, evicted,
+                            view.layer ? " (all layers)" : "", h.model);
   std::vector<std::pair<cv::Scalar, std::string>> cell_legend = {{kEvictedColour, "evicted at this eviction"},
                                                                  {kAbsentColour, "not in the cache"}};
   if (history) cell_legend.emplace_back(kNotYetSeen, "not yet seen");

@@ -106,10 +106,8 @@ TEST(TraceFile, RoundTripsStepPositionsAndEmptyRuns) {
   EXPECT_FALSE(retained_budget(empty.header));
 }
 
-TEST(TraceFile, RecorderStampsVersionAndTimeAndWritesNothingInvalid) {
-  test::TempDir tmp;
-  const Trace made = test::synthetic_trace();
-  TraceRecorder recorder(made.header);
+// Replays a trace's evictions into a recorder as the cache reports them (tensors, int64 indices).
+void replay_events(const Trace& made, TraceRecorder& recorder) {
   for (const TraceEvent& e : made.events) {
     cache::EvictionEvent event;
     event.index = e.index;
@@ -124,6 +122,13 @@ TEST(TraceFile, RecorderStampsVersionAndTimeAndWritesNothingInvalid) {
     event.kept = at::tensor(std::vector<int32_t>(e.kept.begin(), e.kept.end()), at::kInt).to(at::kBool);
     recorder.on_eviction(event);
   }
+}
+
+TEST(TraceFile, RecorderStampsVersionAndTimeAndWritesNothingInvalid) {
+  test::TempDir tmp;
+  const Trace made = test::synthetic_trace();
+  TraceRecorder recorder(made.header);
+  replay_events(made, recorder);
   // Without the token table the events' positions point nowhere: refused, and no file appears.
   try {
     recorder.write(tmp / "bad.trace");
@@ -142,6 +147,22 @@ TEST(TraceFile, RecorderStampsVersionAndTimeAndWritesNothingInvalid) {
   EXPECT_EQ(read.created.back(), 'Z');
   EXPECT_EQ(read.events.size(), 3u);
   EXPECT_TRUE(read.steps.empty());
+}
+
+TEST(TraceFile, RecorderKeepsEveryNthEviction) {
+  test::TempDir tmp;
+  const Trace made = test::synthetic_trace();
+  TraceRecorderOptions options;
+  options.event_stride = 2;
+  TraceRecorder recorder(made.header, options);
+  replay_events(made, recorder);
+  recorder.set_token_table(made.tokens);
+  recorder.write(tmp / "thin.trace");
+  const Trace read = read_trace(tmp / "thin.trace");
+  ASSERT_EQ(read.events.size(), 2u);
+  EXPECT_EQ(read.events[0].index, 0);
+  EXPECT_EQ(read.events[1].index, 2);
+  EXPECT_EQ(read.events[1].kept, made.events[2].kept);
 }
 
 TEST(TraceSummary, TalliesMatchTheCandidates) {
@@ -252,8 +273,8 @@ INSTANTIATE_TEST_SUITE_P(
                 "event 0, stream 1: length after 999"},
         Corrupt{"seen_beyond_table", [](json&, Arrays& a) { set(a, "events.seen", 2, 301); }, "events.seen",
                 "event 2 saw 301 tokens; the token table has 300"},
-        Corrupt{"event_order", [](json&, Arrays& a) { set(a, "events.index", 1, 5); }, "events.index",
-                "event 1 has index 5"},
+        Corrupt{"event_order", [](json&, Arrays& a) { set(a, "events.index", 1, 0); }, "events.index",
+                "event 1 has index 0 after 0"},
         Corrupt{"modality", [](json&, Arrays& a) { set(a, "tokens.modality", 7, 9); }, "tokens.modality",
                 "token 7: modality 9"},
         Corrupt{"step_totals", [](json&, Arrays& a) { set(a, "steps.cached_by_modality", 0, 1000); },
