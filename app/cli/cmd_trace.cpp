@@ -47,8 +47,8 @@ void register_trace(CLI::App& app) {
   cmd->callback([options] {
     const app::Trace trace = app::read_trace(options->path);
     if (options->png.empty()) {
-      const std::string text = options->json ? app::trace_summary_json(trace, options->path)
-                                             : app::trace_summary_text(trace, options->path);
+      const std::string text =
+          options->json ? app::trace_summary_json(trace, options->path) : app::trace_summary_text(trace, options->path);
       std::fwrite(text.data(), 1, text.size(), stdout);
       return;
     }
@@ -72,9 +72,10 @@ void register_trace(CLI::App& app) {
     app::write_png(chart->image, second);
     log::info("wrote {} and {}", out.string(), second.string());
 #else
-    throw Error("this build draws no PNGs (built with TRIMVL_MEDIA=OFF, without OpenCV); the summary works without "
-                "--png",
-                Error::Kind::Unsupported);
+    throw Error(
+        "this build draws no PNGs (built with TRIMVL_MEDIA=OFF, without OpenCV); the summary works without "
+        "--png",
+        Error::Kind::Unsupported);
 #endif
   });
 }

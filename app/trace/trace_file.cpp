@@ -42,8 +42,8 @@ void validate_event(const TraceEvent& e, size_t i, const Trace& trace, const Che
   const int streams = trace.header.num_streams();
   const auto tokens = static_cast<int64_t>(trace.tokens.size());
   check(e.index >= 0 && (i == 0 || e.index > trace.events[i - 1].index), "events.index",
-        "event {} has index {}{}: a trace holds one sequence's evictions, in the cache's increasing order", i,
-        e.index, i == 0 ? std::string() : fmt::format(" after {}", trace.events[i - 1].index));
+        "event {} has index {}{}: a trace holds one sequence's evictions, in the cache's increasing order", i, e.index,
+        i == 0 ? std::string() : fmt::format(" after {}", trace.events[i - 1].index));
   check(e.seen > 0 && e.seen <= tokens, "events.seen",
         "event {} saw {} tokens; the token table has {} (tokens.modality)", i, e.seen, tokens);
   check(i == 0 || e.forward > trace.events[i - 1].forward, "events.forward",
@@ -68,8 +68,8 @@ void validate_event(const TraceEvent& e, size_t i, const Trace& trace, const Che
     check(c == 0 || s >= e.stream[c - 1], "events.stream",
           "event {}, candidate {}: stream {} after stream {}; candidates are packed stream-major", i, c, s,
           e.stream[c - 1]);
-    check(p >= 0 && p < e.seen, "events.position", "event {}, candidate {}: position {} is not in [0, {}) (seen)", i,
-          c, p, e.seen);
+    check(p >= 0 && p < e.seen, "events.position", "event {}, candidate {}: position {} is not in [0, {}) (seen)", i, c,
+          p, e.seen);
     check(c == 0 || s != e.stream[c - 1] || p > e.position[c - 1], "events.position",
           "event {}, candidate {}: position {} follows {} in stream {}; a stream's candidates are chronological", i, c,
           p, e.position[c - 1], s);
@@ -113,8 +113,7 @@ void validate_step(const TraceStep& step, size_t i, const Trace& trace, const Ch
   check(std::ssize(step.positions) == step.cached_tokens, "steps.positions",
         "step {}: {} positions for {} cached tokens", i, step.positions.size(), step.cached_tokens);
   for (int32_t p : step.positions)
-    check(p >= 0 && p < step.seen, "steps.positions", "step {}: position {} is not in [0, {}) (seen)", i, p,
-          step.seen);
+    check(p >= 0 && p < step.seen, "steps.positions", "step {}: position {} is not in [0, {}) (seen)", i, p, step.seen);
 }
 
 // ---- metadata -----------------------------------------------------------------------------------
@@ -231,10 +230,14 @@ void read_metadata(const json& meta, const fs::path& path, Trace& t) {
 
 template <typename T>
 constexpr c10::ScalarType scalar_type_of() {
-  if constexpr (std::is_same_v<T, uint8_t>) return c10::kByte;
-  else if constexpr (std::is_same_v<T, int32_t>) return c10::kInt;
-  else if constexpr (std::is_same_v<T, int64_t>) return c10::kLong;
-  else return c10::kFloat;
+  if constexpr (std::is_same_v<T, uint8_t>)
+    return c10::kByte;
+  else if constexpr (std::is_same_v<T, int32_t>)
+    return c10::kInt;
+  else if constexpr (std::is_same_v<T, int64_t>)
+    return c10::kLong;
+  else
+    return c10::kFloat;
 }
 
 // Columns to write: non-owning views (save_safetensors copies them out before returning).
@@ -243,8 +246,7 @@ class ArrayWriter {
   template <typename T>
   void add(std::string name, const std::vector<T>& values, std::vector<int64_t> shape) {
     auto* data = const_cast<T*>(values.data());
-    arrays_.emplace_back(std::move(name),
-                         at::from_blob(data, shape, at::TensorOptions().dtype(scalar_type_of<T>())));
+    arrays_.emplace_back(std::move(name), at::from_blob(data, shape, at::TensorOptions().dtype(scalar_type_of<T>())));
   }
   const std::vector<std::pair<std::string, at::Tensor>>& arrays() const { return arrays_; }
 
@@ -304,9 +306,9 @@ template <typename T>
 std::vector<std::vector<T>> split(const std::vector<T>& all, const std::vector<int64_t>& offsets, const ArrayReader& r,
                                   const std::string& offsets_name) {
   if (offsets.empty() || offsets.front() != 0 || offsets.back() != std::ssize(all))
-    throw r.fail(offsets_name, fmt::format("offsets must run from 0 to {} (the concatenated length), got {} .. {}",
-                                           all.size(), offsets.empty() ? 0 : offsets.front(),
-                                           offsets.empty() ? 0 : offsets.back()));
+    throw r.fail(offsets_name,
+                 fmt::format("offsets must run from 0 to {} (the concatenated length), got {} .. {}", all.size(),
+                             offsets.empty() ? 0 : offsets.front(), offsets.empty() ? 0 : offsets.back()));
   std::vector<std::vector<T>> parts;
   for (size_t i = 0; i + 1 < offsets.size(); ++i) {
     if (offsets[i + 1] < offsets[i] || offsets[i + 1] > std::ssize(all))
@@ -320,7 +322,8 @@ std::vector<std::vector<T>> split(const std::vector<T>& all, const std::vector<i
 // Row i of a row-major [rows, cols] array.
 template <typename T>
 std::vector<T> row(const std::vector<T>& all, size_t i, size_t cols) {
-  return {all.begin() + static_cast<std::ptrdiff_t>(i * cols), all.begin() + static_cast<std::ptrdiff_t>((i + 1) * cols)};
+  return {all.begin() + static_cast<std::ptrdiff_t>(i * cols),
+          all.begin() + static_cast<std::ptrdiff_t>((i + 1) * cols)};
 }
 
 template <typename T>
@@ -453,7 +456,8 @@ Trace read_trace(const fs::path& path) {
   try {
     meta = json::parse(it->second);
   } catch (const json::parse_error& e) {
-    throw Error(fmt::format("the '{}' metadata is not valid JSON: {}", kTraceMetadataKey, e.what())).file(path.string());
+    throw Error(fmt::format("the '{}' metadata is not valid JSON: {}", kTraceMetadataKey, e.what()))
+        .file(path.string());
   }
   Trace trace;
   read_metadata(meta, path, trace);

@@ -39,8 +39,8 @@ struct TraceHeader {
   cache::PolicyOptions policy;
   int num_layers = 0, num_kv_heads = 0;
   int64_t head_dim = 0;
-  std::string dtype;               // dtype_name() of the K/V storage: "bf16", ...
-  int64_t block_size = 0;          // tokens per cache block
+  std::string dtype;       // dtype_name() of the K/V storage: "bf16", ...
+  int64_t block_size = 0;  // tokens per cache block
 
   int num_streams() const { return num_layers * num_kv_heads; }
 };
@@ -71,7 +71,7 @@ struct Trace {
   TraceHeader header;
   std::string prompt, answer;
   cache::CacheCounters counters;
-  std::string created;          // UTC, ISO 8601
+  std::string created;  // UTC, ISO 8601
   std::string trimvl_version;
   std::vector<cache::TokenInfo> tokens;  // indexed by stream position
   std::vector<TraceEvent> events;

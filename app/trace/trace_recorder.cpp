@@ -63,15 +63,14 @@ void TraceRecorder::on_eviction(const cache::EvictionEvent& event) {
 }
 
 void TraceRecorder::on_step(const cache::StepRecord& step) {
-  trace_.steps.push_back(TraceStep{.forward = step.forward,
-                                   .seen = step.seen,
-                                   .cached_tokens = step.cached_tokens,
-                                   .kv_bytes = step.kv_bytes,
-                                   .cached_by_modality = step.cached_by_modality,
-                                   .lengths = narrow(step.lengths, "lengths"),
-                                   .positions = options_.step_positions
-                                                    ? host_indices(step.positions, "positions")
-                                                    : std::vector<int32_t>{}});
+  trace_.steps.push_back(TraceStep{
+      .forward = step.forward,
+      .seen = step.seen,
+      .cached_tokens = step.cached_tokens,
+      .kv_bytes = step.kv_bytes,
+      .cached_by_modality = step.cached_by_modality,
+      .lengths = narrow(step.lengths, "lengths"),
+      .positions = options_.step_positions ? host_indices(step.positions, "positions") : std::vector<int32_t>{}});
 }
 
 void TraceRecorder::set_token_table(std::vector<cache::TokenInfo> tokens) { trace_.tokens = std::move(tokens); }
@@ -84,8 +83,8 @@ void TraceRecorder::set_text(std::string prompt, std::string answer) {
 void TraceRecorder::set_counters(const cache::CacheCounters& counters) { trace_.counters = counters; }
 
 void TraceRecorder::write(const std::filesystem::path& path) {
-  trace_.created = fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", std::chrono::floor<std::chrono::seconds>(
-                                                            std::chrono::system_clock::now()));
+  trace_.created =
+      fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()));
   trace_.trimvl_version = TRIMVL_VERSION;
   write_trace(trace_, path);
 }

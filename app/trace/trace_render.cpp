@@ -143,7 +143,8 @@ void add_candidate(Row& row, int64_t column, bool kept, float score) {
     return;
   }
   ++cell.kept;
-  if (score == std::numeric_limits<float>::infinity()) ++cell.forced;
+  if (score == std::numeric_limits<float>::infinity())
+    ++cell.forced;
   else if (std::isfinite(score)) {
     ++cell.finite;
     cell.score_sum += score;
@@ -165,9 +166,10 @@ void check_view(const Trace& trace, const HeatmapView& view) {
   const TraceHeader& h = trace.header;
   const auto events = static_cast<int64_t>(trace.events.size());
   if (events == 0)
-    throw Error(fmt::format("the trace holds no evictions (policy {}): the cache kept every token, so there is no "
-                            "retention heatmap to draw",
-                            h.policy_description));
+    throw Error(
+        fmt::format("the trace holds no evictions (policy {}): the cache kept every token, so there is no "
+                    "retention heatmap to draw",
+                    h.policy_description));
   TRIMVL_CHECK_ARG(!view.head || view.layer, "a kv head needs its layer (--layer) too");
   TRIMVL_CHECK_ARG(!view.layer || (*view.layer >= 0 && *view.layer < h.num_layers),
                    "layer {} is out of range: the trace has {} layers (0..{})", *view.layer, h.num_layers,
@@ -184,10 +186,14 @@ void check_view(const Trace& trace, const HeatmapView& view) {
 
 cv::Scalar modality_colour(cache::Modality modality) {
   switch (modality) {  // seaborn's "deep" palette: distinct, and none of them viridis or red
-    case cache::Modality::Text: return {176, 114, 76};       // blue
-    case cache::Modality::Image: return {82, 132, 221};      // orange
-    case cache::Modality::Video: return {104, 168, 85};      // green
-    case cache::Modality::Generated: return {179, 114, 129}; // purple
+    case cache::Modality::Text:
+      return {176, 114, 76};  // blue
+    case cache::Modality::Image:
+      return {82, 132, 221};  // orange
+    case cache::Modality::Video:
+      return {104, 168, 85};  // green
+    case cache::Modality::Generated:
+      return {179, 114, 129};  // purple
   }
   return kMutedInk;
 }
@@ -198,9 +204,7 @@ cv::Point Heatmap::cell(int row, int64_t position) const {
           row_top.at(static_cast<size_t>(row)) + row_height / 2};
 }
 
-cv::Point Heatmap::band_at(int64_t position) const {
-  return {cell(0, position).x, band.y + band.height / 2};
-}
+cv::Point Heatmap::band_at(int64_t position) const { return {cell(0, position).x, band.y + band.height / 2}; }
 
 Heatmap render_heatmap(const Trace& trace, const HeatmapView& view) {
   check_view(trace, view);
@@ -231,7 +235,8 @@ Heatmap render_heatmap(const Trace& trace, const HeatmapView& view) {
     for (const TraceEvent& e : trace.events) {
       new_row(fmt::format("e{} f{}", e.index, e.forward), e.seen, 0);
       for (int64_t c = 0; c < e.candidates(); ++c)
-        if (e.stream[c] == stream) add_candidate(rows.back(), e.position[c] / map.tokens_per_column, e.kept[c], e.score[c]);
+        if (e.stream[c] == stream)
+          add_candidate(rows.back(), e.position[c] / map.tokens_per_column, e.kept[c], e.score[c]);
     }
   } else {
     const int first_layer = view.layer.value_or(0), last_layer = view.layer.value_or(h.num_layers - 1);
@@ -274,10 +279,9 @@ Heatmap render_heatmap(const Trace& trace, const HeatmapView& view) {
                                         text_size("score", kSmallScale).width});
   const int margin_right = 24 + 14 + 8 + bar_label_width + 24;
 
-  const std::string title =
-      history ? fmt::format("Retention history of layer {}, kv head {}  |  {}", *view.layer, *view.head,
-                            h.policy_description)
-              : fmt::format("Retention at eviction {}  |  {}", event.index, h.policy_description);
+  const std::string title = history ? fmt::format("Retention history of layer {}, kv head {}  |  {}", *view.layer,
+                                                  *view.head, h.policy_description)
+                                    : fmt::format("Retention at eviction {}  |  {}", event.index, h.policy_description);
   int kept = 0, evicted = 0;
   for (uint8_t k : event.kept) (k ? kept : evicted) += 1;
   const std::string subtitle =
@@ -291,9 +295,9 @@ Heatmap render_heatmap(const Trace& trace, const HeatmapView& view) {
   if (history) cell_legend.emplace_back(kNotYetSeen, "not yet seen");
   const auto modalities = modality_legend();
 
-  const int content_width = std::max({text_size(title, kTitleScale, kTitleFont).width,
-                                      text_size(subtitle, kTextScale).width, legend_width(modalities) + 90,
-                                      legend_width(cell_legend) + 120});
+  const int content_width =
+      std::max({text_size(title, kTitleScale, kTitleFont).width, text_size(subtitle, kTextScale).width,
+                legend_width(modalities) + 90, legend_width(cell_legend) + 120});
   const int width = std::max(margin_left + plot_width + margin_right, content_width + margin_left + 24);
   const int band_top = 84, band_height = 12;
   const int plot_top = band_top + band_height + 6;
@@ -314,9 +318,9 @@ Heatmap render_heatmap(const Trace& trace, const HeatmapView& view) {
     const int64_t begin = c * map.tokens_per_column, end = std::min(seen, begin + map.tokens_per_column);
     for (int64_t p = begin; p < end; ++p) ++counts[static_cast<size_t>(trace.tokens[static_cast<size_t>(p)].modality)];
     const auto m = static_cast<cache::Modality>(std::max_element(counts.begin(), counts.end()) - counts.begin());
-    cv::rectangle(img, cv::Rect(margin_left + static_cast<int>(c) * map.column_width, band_top, map.column_width,
-                                band_height),
-                  modality_colour(m), cv::FILLED);
+    cv::rectangle(
+        img, cv::Rect(margin_left + static_cast<int>(c) * map.column_width, band_top, map.column_width, band_height),
+        modality_colour(m), cv::FILLED);
   }
 
   // Cells.
@@ -328,7 +332,8 @@ Heatmap render_heatmap(const Trace& trace, const HeatmapView& view) {
     const double row_lo = history ? row.lo : lo, row_hi = history ? row.hi : hi;
     for (int64_t c = 0; c < columns; ++c) {
       const bool unseen = c * map.tokens_per_column >= row.seen;
-      const cv::Vec3b colour = unseen ? vec(kNotYetSeen) : cell_colour(row.cells[static_cast<size_t>(c)], row_lo, row_hi);
+      const cv::Vec3b colour =
+          unseen ? vec(kNotYetSeen) : cell_colour(row.cells[static_cast<size_t>(c)], row_lo, row_hi);
       img(cv::Rect(margin_left + static_cast<int>(c) * map.column_width, y, map.column_width, map.row_height))
           .setTo(cv::Scalar(colour[0], colour[1], colour[2]));
     }
@@ -350,8 +355,8 @@ Heatmap render_heatmap(const Trace& trace, const HeatmapView& view) {
     }
   } else {
     for (int r = 0; r < nrows; r += label_every)
-      text(img, rows[static_cast<size_t>(r)].label, {margin_left - 8, map.row_top[r] + map.row_height / 2},
-           kSmallScale, kInk, Align::Right);
+      text(img, rows[static_cast<size_t>(r)].label, {margin_left - 8, map.row_top[r] + map.row_height / 2}, kSmallScale,
+           kInk, Align::Right);
   }
 
   // x axis: stream positions.
@@ -377,8 +382,7 @@ Heatmap render_heatmap(const Trace& trace, const HeatmapView& view) {
   text(img, "score", {bar_x, bar_top - 10}, kSmallScale, kInk);
   text(img, any_finite || history ? hi_label : "n/a", {bar_x + 22, bar_top + 5}, kSmallScale, kInk);
   text(img, any_finite || history ? lo_label : "n/a", {bar_x + 22, bar_top + bar_height - 5}, kSmallScale, kInk);
-  text(img, "top: +inf (forced keep)", {width - 24, plot_top + plot_height + 68}, kSmallScale, kMutedInk,
-       Align::Right);
+  text(img, "top: +inf (forced keep)", {width - 24, plot_top + plot_height + 68}, kSmallScale, kMutedInk, Align::Right);
   return map;
 }
 
@@ -391,8 +395,9 @@ cv::Point ModalityChart::at(double forward, double tokens) const {
 
 ModalityChart render_modality_chart(const Trace& trace) {
   if (trace.steps.empty())
-    throw Error("the trace records no cache steps, so there is no budget-by-modality chart to draw (record "
-                "steps with a step stride of 1 or more)");
+    throw Error(
+        "the trace records no cache steps, so there is no budget-by-modality chart to draw (record "
+        "steps with a step stride of 1 or more)");
   const TraceHeader& h = trace.header;
   const auto budget = retained_budget(h);
   ModalityChart chart;

@@ -33,8 +33,8 @@ struct HeatmapView {
 
 struct Heatmap {
   cv::Mat image;
-  cv::Rect plot;                 // the cells
-  cv::Rect band;                 // the modality band
+  cv::Rect plot;                  // the cells
+  cv::Rect band;                  // the modality band
   int64_t tokens_per_column = 1;  // positions binned into one column
   int column_width = 1;           // pixels per column
   std::vector<int> row_top;       // y of each row's first pixel

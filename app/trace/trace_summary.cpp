@@ -35,8 +35,10 @@ std::string budget_text(const Trace& trace) {
 // One line of a possibly long text, for the header.
 std::string excerpt(const std::string& text) {
   std::string line = text.substr(0, text.find('\n'));
-  if (line.size() > 100) line = line.substr(0, 97) + "...";
-  else if (line.size() < text.size()) line += " ...";
+  if (line.size() > 100)
+    line = line.substr(0, 97) + "...";
+  else if (line.size() < text.size())
+    line += " ...";
   return fmt::format("\"{}\"", line);
 }
 
@@ -63,17 +65,18 @@ std::string trace_summary_text(const Trace& trace, const std::filesystem::path& 
   const cache::CacheCounters& c = trace.counters;
   const auto tokens = token_counts(trace);
   std::string out;
-  append_line(out, "trace     {} (format {}, trimvl {}, created {})", file.string(), trace.format_version, trace.trimvl_version,
-       trace.created);
+  append_line(out, "trace     {} (format {}, trimvl {}, created {})", file.string(), trace.format_version,
+              trace.trimvl_version, trace.created);
   append_line(out, "model     {}", h.model);
   append_line(out, "policy    {}; budget {}", h.policy_description, budget_text(trace));
-  append_line(out, "cache     {} layers x {} kv heads, head_dim {}, {}, blocks of {} tokens", h.num_layers, h.num_kv_heads,
-       h.head_dim, h.dtype, h.block_size);
-  append_line(out, "tokens    {} ({} text, {} image, {} video, {} generated)", trace.tokens.size(), tokens[0], tokens[1], tokens[2],
-       tokens[3]);
-  append_line(out, "run       {} forwards, {} evictions, {} steps recorded", c.forwards, trace.events.size(), trace.steps.size());
-  append_line(out, "peak      {} cached tokens, {} KV; mean cache ratio {:.3f}", c.peak_cached_tokens, mib(c.peak_kv_bytes),
-       c.mean_cache_ratio());
+  append_line(out, "cache     {} layers x {} kv heads, head_dim {}, {}, blocks of {} tokens", h.num_layers,
+              h.num_kv_heads, h.head_dim, h.dtype, h.block_size);
+  append_line(out, "tokens    {} ({} text, {} image, {} video, {} generated)", trace.tokens.size(), tokens[0],
+              tokens[1], tokens[2], tokens[3]);
+  append_line(out, "run       {} forwards, {} evictions, {} steps recorded", c.forwards, trace.events.size(),
+              trace.steps.size());
+  append_line(out, "peak      {} cached tokens, {} KV; mean cache ratio {:.3f}", c.peak_cached_tokens,
+              mib(c.peak_kv_bytes), c.mean_cache_ratio());
   if (!trace.prompt.empty()) append_line(out, "prompt    {}", excerpt(trace.prompt));
   if (!trace.answer.empty()) append_line(out, "answer    {}", excerpt(trace.answer));
   if (trace.events.empty()) {
@@ -82,13 +85,13 @@ std::string trace_summary_text(const Trace& trace, const std::filesystem::path& 
   }
   out += '\n';
   append_line(out, "{:>5} {:>7} {:>7} {:>10} | {:^33} | {:^33}", "", "", "", "", "kept", "evicted");
-  append_line(out, "{:>5} {:>7} {:>7} {:>10} | {:>7} {:>7} {:>7} {:>9} | {:>7} {:>7} {:>7} {:>9}", "event", "forward", "seen", "candidates", "text",
-       "image", "video", "generated", "text", "image", "video", "generated");
+  append_line(out, "{:>5} {:>7} {:>7} {:>10} | {:>7} {:>7} {:>7} {:>9} | {:>7} {:>7} {:>7} {:>9}", "event", "forward",
+              "seen", "candidates", "text", "image", "video", "generated", "text", "image", "video", "generated");
   for (const TraceEvent& e : trace.events) {
     const EventTally t = tally_event(trace, e);
-    append_line(out, "{:>5} {:>7} {:>7} {:>10} | {:>7} {:>7} {:>7} {:>9} | {:>7} {:>7} {:>7} {:>9}", e.index, e.forward, e.seen,
-         e.candidates(), t.kept[0], t.kept[1], t.kept[2], t.kept[3], t.evicted[0], t.evicted[1], t.evicted[2],
-         t.evicted[3]);
+    append_line(out, "{:>5} {:>7} {:>7} {:>10} | {:>7} {:>7} {:>7} {:>9} | {:>7} {:>7} {:>7} {:>9}", e.index, e.forward,
+                e.seen, e.candidates(), t.kept[0], t.kept[1], t.kept[2], t.kept[3], t.evicted[0], t.evicted[1],
+                t.evicted[2], t.evicted[3]);
   }
   return out;
 }

@@ -15,8 +15,8 @@ namespace trimvl {
 
 AtomicFile::AtomicFile(const std::filesystem::path& destination) : destination_(destination) {
   static std::atomic<unsigned> counter{0};
-  path_ = destination.parent_path() /
-          fmt::format(".{}.tmp-{}-{}", destination.filename().string(), ::getpid(), counter++);
+  path_ =
+      destination.parent_path() / fmt::format(".{}.tmp-{}-{}", destination.filename().string(), ::getpid(), counter++);
   fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
   if (fd_ < 0) fail("cannot create a temporary file beside it");
 }

@@ -86,8 +86,8 @@ app::Trace synthetic_trace() {
       for (auto& stream_held : held) stream_held.clear();
       for (size_t c = 0; c < kept.size(); ++c) {
         if (kept[c]) held[static_cast<size_t>(stream[c])].push_back(position[c]);
-        ++(kept[c] ? event.kept_by_modality : event.evicted_by_modality)[static_cast<size_t>(
-            tokens[static_cast<size_t>(position[c])].modality)];
+        ++(kept[c] ? event.kept_by_modality
+                   : event.evicted_by_modality)[static_cast<size_t>(tokens[static_cast<size_t>(position[c])].modality)];
       }
       for (const auto& stream_held : held) event.lengths_after.push_back(std::ssize(stream_held));
       event.stream = longs(stream);

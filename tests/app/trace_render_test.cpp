@@ -24,7 +24,8 @@ cv::Vec3b viridis_top() {
   return out.at<cv::Vec3b>(0);
 }
 
-HeatmapView view(std::optional<int> layer, std::optional<int> head, std::optional<int64_t> event, int max_width = 2048) {
+HeatmapView view(std::optional<int> layer, std::optional<int> head, std::optional<int64_t> event,
+                 int max_width = 2048) {
   HeatmapView v;
   v.layer = layer;
   v.head = head;
@@ -52,8 +53,7 @@ TEST_F(TraceRender, HeatmapPlacesEveryStreamAndPosition) {
   // Modality band: text, then the image block, then text and generated tokens.
   EXPECT_EQ(pixel(map.image, map.band_at(5)), bgr(modality_colour(cache::Modality::Text)));
   EXPECT_EQ(pixel(map.image, map.band_at(test::kImageBegin + 50)), bgr(modality_colour(cache::Modality::Image)));
-  EXPECT_EQ(pixel(map.image, map.band_at(test::kGeneratedBegin + 5)),
-            bgr(modality_colour(cache::Modality::Generated)));
+  EXPECT_EQ(pixel(map.image, map.band_at(test::kGeneratedBegin + 5)), bgr(modality_colour(cache::Modality::Generated)));
 
   // Every candidate of the last event where the trace says: evicted red, forced keeps and the best
   // finite score at the top of viridis; a position no stream candidate holds is dark.
