@@ -15,6 +15,7 @@
 #endif
 
 namespace trimvl::cli {
+#ifdef TRIMVL_HAVE_MEDIA
 namespace {
 
 // out.png -> out-modality.png, beside it.
@@ -23,6 +24,7 @@ std::filesystem::path modality_png(const std::filesystem::path& png) {
 }
 
 }  // namespace
+#endif
 
 void register_trace(CLI::App& app) {
   struct Options {
