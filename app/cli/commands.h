@@ -11,5 +11,6 @@ void register_chat(CLI::App& app);
 void register_info(CLI::App& app);
 void register_score(CLI::App& app);
 void register_tokenize(CLI::App& app);
+void register_trace(CLI::App& app);
 
 }  // namespace trimvl::cli

@@ -47,6 +47,7 @@ int main(int argc, char** argv) {
   trimvl::cli::register_info(app);
   trimvl::cli::register_score(app);
   trimvl::cli::register_tokenize(app);
+  trimvl::cli::register_trace(app);
 
   try {
     app.parse(argc, argv);

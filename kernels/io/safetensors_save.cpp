@@ -1,72 +1,19 @@
 // save_safetensors: the writer half of kernels/io/safetensors.h.
-#include <atomic>
 #include <bit>
-#include <cerrno>
-#include <system_error>
 #include <unordered_set>
 
 #include <ATen/ATen.h>
-#include <fcntl.h>
 #include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
-#include <unistd.h>
 
 #include "kernels/io/safetensors.h"
+#include "kernels/runtime/atomic_file.h"
 #include "kernels/runtime/error.h"
 
 namespace trimvl::io {
 namespace {
 
 namespace fs = std::filesystem;
-
-// A file being written beside its destination; removed unless commit() renamed it into place.
-class PendingFile {
- public:
-  explicit PendingFile(const fs::path& destination) : destination_(destination) {
-    static std::atomic<unsigned> counter{0};
-    path_ = destination.parent_path() /
-            fmt::format(".{}.tmp-{}-{}", destination.filename().string(), ::getpid(), counter++);
-    fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    if (fd_ < 0) fail("cannot create a temporary file beside it");
-  }
-  ~PendingFile() {
-    if (fd_ >= 0) ::close(fd_);
-    if (!committed_) ::unlink(path_.c_str());
-  }
-  PendingFile(const PendingFile&) = delete;
-  PendingFile& operator=(const PendingFile&) = delete;
-
-  void write(const void* data, size_t size) {
-    const auto* p = static_cast<const char*>(data);
-    while (size > 0) {
-      const ssize_t n = ::write(fd_, p, size);
-      if (n < 0 && errno == EINTR) continue;
-      if (n == 0) errno = EIO;  // no progress and no reason given
-      if (n <= 0) fail("cannot write");
-      p += n;
-      size -= static_cast<size_t>(n);
-    }
-  }
-
-  // Flushed before the rename, so that after a crash the destination holds either the old file
-  // or the complete new one, never a truncated one.
-  void commit() {
-    if (::fsync(fd_) != 0) fail("cannot flush to disk");
-    const int fd = std::exchange(fd_, -1);
-    if (::close(fd) != 0) fail("cannot close");
-    if (::rename(path_.c_str(), destination_.c_str()) != 0) fail("cannot rename the temporary file into place");
-    committed_ = true;
-  }
-
- private:
-  [[noreturn]] void fail(std::string_view what) const {
-    throw Error(fmt::format("{}: {}", what, std::generic_category().message(errno))).file(destination_.string());
-  }
-
-  fs::path destination_, path_;
-  int fd_ = -1;
-  bool committed_ = false;
-};
 
 // A JSON string literal; throws nlohmann's type_error for text that is not UTF-8.
 std::string quoted(const std::string& text) { return nlohmann::json(text).dump(); }
@@ -131,7 +78,7 @@ void save_safetensors(const fs::path& path, const std::vector<std::pair<std::str
         fmt::format("header of {} bytes exceeds the {}-byte limit readers enforce", header.size(), kMaxHeaderBytes))
         .file(path.string());
 
-  PendingFile out(path);
+  AtomicFile out(path);
   static_assert(std::endian::native == std::endian::little, "the length and the data are written as stored");
   const uint64_t length = header.size();
   out.write(&length, sizeof length);
