@@ -108,8 +108,14 @@ run_demo() {
   say "main job: ask the demo model about a sample image (assets/sample_image.safetensors)"
   say "note: the demo checkpoint is tiny and UNTRAINED (random weights), so its answer is noise; point trimvl at a real snapshot for real answers"
   "$VENV/bin/python" "$ROOT/tests/golden/make_demo_checkpoint.py" --tokenizer "$SHARED/assets/qwen3-tokenizer" --out "$model" >&2
+  mkdir -p "$BUILD/demo"
   "$BUILD/app/trimvl" ask -m "$model" --image "$ROOT/assets/sample_image.safetensors" \
-    -p "Describe this image in one sentence." --max-new-tokens 32 --temperature 0
+    -p "Describe this image in one sentence." --max-new-tokens 32 --temperature 0 \
+    --kv-policy dbtrimkv --kv-budget 8 --kv-buffer 4 --prefill-chunk 64 --trace "$BUILD/demo/retention.trace"
+  "$BUILD/app/trimvl" trace "$BUILD/demo/retention.trace"
+  if "$BUILD/app/trimvl" trace "$BUILD/demo/retention.trace" --png "$BUILD/demo/retention.png"; then
+    say "retention heatmap: $BUILD/demo/retention.png; budget share by modality: $BUILD/demo/retention-modality.png"
+  fi
 }
 
 run_tests() {

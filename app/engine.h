@@ -59,6 +59,7 @@ struct GenerationSettings {
 struct Request {
   std::vector<Message> messages;  // appended to the conversation
   GenerationSettings generation;
+  std::filesystem::path trace;    // write a retention trace of this request here (docs/trace-format.md)
 };
 
 struct Stats {
@@ -72,6 +73,15 @@ struct Stats {
   double tokens_per_s() const { return decode_s > 0 ? static_cast<double>(generated_tokens - 1) / decode_s : 0; }
   int64_t kv_bytes = 0;  // K/V held by the cache at the end
   std::string stop_reason;  // eos, stop_string, max_new_tokens, max_length
+
+  // The KV cache of the conversation so far (tokens are summed over layers and kv heads).
+  std::string kv_policy;           // e.g. "dbtrimkv fixed_budget M=32 B=128"
+  int64_t cached_tokens = 0;       // held at the end
+  int64_t peak_cached_tokens = 0;  // the most held at once
+  int64_t peak_kv_bytes = 0;
+  int64_t evictions = 0;
+  int64_t kept_text = 0, kept_image = 0, kept_video = 0, kept_generated = 0;  // held at the end, by modality
+  double mean_cache_ratio = 0;     // mean over forwards of held / (layers · kv heads · tokens seen)
 };
 
 struct Reply {
@@ -92,10 +102,30 @@ struct Score {
   Stats stats;
 };
 
+// The KV cache policy (cache/policy.h has the semantics; budgets count tokens per (layer, kv head)).
+// Unset fields take the policy's defaults.
+struct KvCacheSettings {
+  std::string policy = "full";             // full | trimkv | dbtrimkv | streaming | snapkv | h2o
+  std::optional<int64_t> budget;           // M; required by every policy but full
+  std::optional<int64_t> buffer;           // B
+  std::optional<std::string> strategy;     // dbtrimkv: fixed_budget | threshold
+  std::optional<double> alpha;             // dbtrimkv threshold
+  std::optional<int64_t> min_per_head;     // dbtrimkv floor
+  std::optional<int64_t> lookahead;        // trimkv, dbtrimkv
+  std::optional<int64_t> window;           // trimkv recent keep, snapkv observation window, h2o recent keep
+  std::optional<int64_t> sinks;            // streaming
+  // Prefill in forwards of at most this many tokens, evicting between them, so the KV cache never
+  // holds more than budget + buffer + one chunk. Unset: the whole prompt in one forward, then evict
+  // (the reference's behaviour).
+  std::optional<int64_t> prefill_chunk;
+  std::string gates;  // a directory with trimkv_weights.pth + config.json; empty: the model's own, if any
+};
+
 struct EngineOptions {
   std::string model;           // snapshot or gate directory, hub id (app/snapshot.h)
   std::string device = "cpu";  // cpu | cuda | cuda:N
   std::string dtype = "bf16";  // bf16 | fp16 | fp32
+  KvCacheSettings kv;
 };
 
 using PieceCallback = std::function<void(std::string_view piece)>;

@@ -8,8 +8,9 @@
 #include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
-#include "kernels/runtime/config_json.h"
+#include "app/gates.h"
 #include "cache/gate_checkpoint.h"
+#include "kernels/runtime/config_json.h"
 #include "kernels/io/safetensors.h"
 #include "kernels/runtime/dtype.h"
 #include "kernels/runtime/error.h"
@@ -331,40 +332,21 @@ WeightsInfo inspect_weights(const ModelFiles& m, Family family, const ModelInfo&
 std::optional<GateInfo> inspect_gates(const GateFiles& g, Family family, const ModelInfo& info,
                                       const fs::path& base_config) {
   if (g.weights.empty()) return std::nullopt;  // listed in `missing`
-  const auto json = read_json_file(g.config);
-  const ConfigObject top(json, g.config.string());
-  // trimkv keeps the gate fields in text_config for VLMs and at the top level for LLMs.
-  const auto text = top.object("text_config");
-  auto holder = [&](std::string_view key) -> const ConfigObject* {
-    if (text && text->has(key)) return &*text;
-    return top.has(key) ? &top : nullptr;
-  };
+  const GateConfig config = read_gate_config(g.config);
   GateInfo gi;
   gi.config = g.config.string();
   gi.base_model = g.base_model;
-  if (auto c = holder("retention_gate")) gi.retention_gate = c->string("retention_gate");
-  if (auto c = holder("memory_size")) gi.memory_size = c->integer("memory_size");
-  if (auto c = holder("buffer_size")) gi.buffer_size = c->integer("buffer_size");
+  gi.retention_gate = config.retention_gate;
+  gi.memory_size = config.memory_size;
+  gi.buffer_size = config.buffer_size;
 
-  cache::GateSpec spec;
-  spec.layer_prefix = family == Family::Llm ? "model.layers." : "model.language_model.layers.";
-  spec.num_layers = info.text.num_hidden_layers;
-  spec.hidden_size = info.text.hidden_size;
-  spec.num_kv_heads = info.text.num_key_value_heads;
-  spec.base_source = base_config.string();
-  spec.gate_source = g.config.string();
-  if (gi.retention_gate) {
-    try {
-      spec.type = cache::parse_gate_type(*gi.retention_gate);
-    } catch (Error& e) {
-      throw e.file(g.config.string());
-    }
-  }
-  if (auto c = holder("retention_gate_intermediate_size"))
-    spec.intermediate_size = c->integer("retention_gate_intermediate_size");
-  if (auto c = holder("tie_retention_gate_layers")) spec.tie_layers = c->boolean("tie_retention_gate_layers", true);
-
-  const auto ckpt = cache::load_gate_checkpoint(g.weights, spec);
+  cache::GateSpec base;
+  base.layer_prefix = family == Family::Llm ? "model.layers." : "model.language_model.layers.";
+  base.num_layers = info.text.num_hidden_layers;
+  base.hidden_size = info.text.hidden_size;
+  base.num_kv_heads = info.text.num_key_value_heads;
+  base.base_source = base_config.string();
+  const auto ckpt = load_gates(g, base);
   gi.path = g.weights.string();
   gi.type = std::string(cache::gate_type_name(ckpt.type));
   gi.layers = ckpt.num_layers();

@@ -1,6 +1,6 @@
 // trimvl ask -m MODEL [--image A]... [--video V --fps 2 --max-frames N] -p QUESTION: one answer,
 // streamed to stdout as it is generated; statistics on stderr. Ctrl-C stops the generation
-// (exit 130).
+// (exit 130). --trace records what the KV cache kept (app/trace).
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -17,6 +17,7 @@ namespace {
 struct AskOptions {
   RequestOptions request;
   app::GenerationSettings generation;
+  std::string trace;
 };
 
 }  // namespace
@@ -26,10 +27,15 @@ void register_ask(CLI::App& app) {
   auto* cmd = app.add_subcommand("ask", "Answer a question about images and videos; the answer streams to stdout");
   options->request.add_to(*cmd);
   add_generation_options(*cmd, options->generation);
+  cmd->add_option("--trace", options->trace,
+                  "Write a retention trace (what every layer and kv head kept, and when) to this file; render it "
+                  "with `trimvl trace FILE --png out.png`")
+      ->group("Output");
   cmd->callback([options] {
     app::Engine engine(options->request.engine);
     app::Request request = options->request.request();
     request.generation = options->generation;
+    request.trace = options->trace;
     app::Reply reply;
     {
       InterruptScope interrupt(engine);

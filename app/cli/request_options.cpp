@@ -6,6 +6,53 @@
 
 namespace trimvl::cli {
 
+namespace {
+
+std::string kv_size(int64_t bytes) {
+  const auto b = static_cast<double>(bytes);
+  return bytes < (1 << 20) ? fmt::format("{:.1f} KiB", b / 1024) : fmt::format("{:.2f} MiB", b / (1 << 20));
+}
+
+void add_kv_options(CLI::App& cmd, app::KvCacheSettings& kv) {
+  const std::string group = "KV cache (budgets count tokens per (layer, kv head))";
+  cmd.add_option("--kv-policy", kv.policy,
+                 "full (keep everything), trimkv (per-head budget, learned retention), dbtrimkv (one global budget "
+                 "shared by layers, heads and modalities), streaming (sinks + recent), snapkv, h2o")
+      ->check(CLI::IsMember({"full", "trimkv", "dbtrimkv", "streaming", "snapkv", "h2o"}))
+      ->envname("TRIMVL_KV_POLICY")
+      ->capture_default_str()
+      ->group(group);
+  cmd.add_option("--kv-budget", kv.budget,
+                 "M: tokens kept per (layer, kv head); dbtrimkv keeps layers x kv heads x M in all")
+      ->envname("TRIMVL_KV_BUDGET")
+      ->group(group);
+  cmd.add_option("--kv-buffer", kv.buffer, "B: tokens per head held beyond M before an eviction runs (default 128)")
+      ->group(group);
+  cmd.add_option("--kv-strategy", kv.strategy,
+                 "dbtrimkv: fixed_budget (global top-k at M + B) or threshold (keep scores >= log alpha every B tokens)")
+      ->check(CLI::IsMember({"fixed_budget", "threshold"}))
+      ->group(group);
+  cmd.add_option("--kv-alpha", kv.alpha, "dbtrimkv threshold: alpha in (0, 1) (default 0.8)")->group(group);
+  cmd.add_option("--kv-min-per-head", kv.min_per_head, "dbtrimkv: tokens every (layer, kv head) keeps at least")
+      ->group(group);
+  cmd.add_option("--kv-lookahead", kv.lookahead, "trimkv/dbtrimkv: score retention over the next n steps (default 1)")
+      ->group(group);
+  cmd.add_option("--kv-window", kv.window,
+                 "trimkv/h2o: always keep each head's last W tokens; snapkv: observation window (default 32)")
+      ->group(group);
+  cmd.add_option("--kv-sinks", kv.sinks, "streaming: first tokens always kept (default 4)")->group(group);
+  cmd.add_option("--prefill-chunk", kv.prefill_chunk,
+                 "Prefill N tokens per forward and evict between them, so the cache never holds more than budget + "
+                 "buffer + one chunk (default: the whole prompt, then evict, as the reference does)")
+      ->group(group);
+  cmd.add_option("--gates", kv.gates,
+                 "Retention gates: a directory with trimkv_weights.pth and config.json (default: those beside the "
+                 "model, or the model itself when it is a gate directory)")
+      ->group(group);
+}
+
+}  // namespace
+
 void add_engine_options(CLI::App& cmd, app::EngineOptions& engine) {
   const std::string model_group = "Model";
   cmd.add_option("-m,--model", engine.model,
@@ -20,6 +67,7 @@ void add_engine_options(CLI::App& cmd, app::EngineOptions& engine) {
       ->envname("TRIMVL_DTYPE")
       ->capture_default_str()
       ->group(model_group);
+  add_kv_options(cmd, engine.kv);
 }
 
 void RequestOptions::add_to(CLI::App& cmd) {
@@ -85,7 +133,12 @@ void print_stats(const app::Stats& s) {
   if (s.media_s > 0) line += fmt::format(" | media {:.2f} s", s.media_s);
   line += fmt::format(" | TTFT {:.2f} s", s.ttft_s);
   if (s.generated_tokens > 1) line += fmt::format(" | {:.1f} tok/s", s.tokens_per_s());
-  if (s.kv_bytes > 0) line += fmt::format(" | KV {:.2f} MiB", static_cast<double>(s.kv_bytes) / (1 << 20));
+  if (s.kv_bytes > 0) line += fmt::format(" | KV {}", kv_size(s.kv_bytes));
+  if (!s.kv_policy.empty() && s.kv_policy != "full")
+    line += fmt::format(" | {}: {} tokens held (peak {}, {} peak, {} evictions; text {}, image {}, video {}, "
+                        "generated {})",
+                        s.kv_policy, s.cached_tokens, s.peak_cached_tokens, kv_size(s.peak_kv_bytes), s.evictions,
+                        s.kept_text, s.kept_image, s.kept_video, s.kept_generated);
   if (!s.stop_reason.empty()) line += fmt::format(" | stop: {}", s.stop_reason);
   std::fprintf(stderr, "%s\n", line.c_str());
 }

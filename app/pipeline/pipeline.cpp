@@ -7,9 +7,13 @@
 #include <utility>
 
 #include <ATen/ATen.h>
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "app/gates.h"
+#include "app/pipeline/kv_settings.h"
 #include "app/pipeline/media.h"
+#include "app/trace/trace_recorder.h"
 #include "kernels/io/safetensors.h"
 #include "kernels/runtime/config_json.h"
 #include "kernels/runtime/dtype.h"
@@ -54,6 +58,20 @@ cache::Modality cache_modality(qwen3vl::Modality modality) {
   }
   return cache::Modality::Text;
 }
+
+// The recorder of one request listens to the cache only during it, however the request ends.
+class ObserverScope {
+ public:
+  ObserverScope(cache::PagedKvCache& cache, cache::CacheObserver* observer) : cache_(cache) {
+    cache_.set_observer(observer);
+  }
+  ~ObserverScope() { cache_.set_observer(nullptr); }
+  ObserverScope(const ObserverScope&) = delete;
+  ObserverScope& operator=(const ObserverScope&) = delete;
+
+ private:
+  cache::PagedKvCache& cache_;
+};
 
 // Splits an encoder output over its items (each item's tokens are consecutive).
 std::vector<EncodedMedia> split_items(const vision::qwen3vl::VisionOutput& out, int64_t merge_size) {
@@ -124,16 +142,71 @@ Pipeline::Pipeline(const EngineOptions& options)
   } else {
     chat_options_.style = qwen3vl::detect_chat_style(read_chat_template(snapshot_.model.chat_template));
   }
-  if (snapshot_.gates)
-    log::info("retention gates in {} are not used yet: this pipeline keeps every token (full KV cache)",
-              snapshot_.gates->dir.string());
+
+  // Everything that can be refused is checked before any weight is read: the policy, then the
+  // gates against the base model's sizes.
+  policy_ = cache::make_policy(policy_options(options.kv));
+  prefill_chunk_ = options.kv.prefill_chunk;
+  const auto text_config = qwen3vl::TextConfig::load(snapshot_.model.config);
+  std::optional<GateFiles> gate_files = snapshot_.gates;
+  if (!options.kv.gates.empty()) gate_files = gate_directory(options.kv.gates);
+  if (gate_files && gate_files->weights.empty()) gate_files.reset();  // listed as missing by `trimvl info`
+  const bool needs_gates = policy_->scorer() && policy_->scorer()->needs_gates();
+  if (needs_gates && !gate_files)
+    throw Error(fmt::format("policy {} ranks tokens by learned retention and needs retention gates: pass --gates DIR, "
+                            "or a gate directory (trimkv_weights.pth + config.json) as the model",
+                            options.kv.policy));
+  std::optional<cache::GateCheckpoint> gates;
+  if (gate_files && needs_gates) {
+    gates = load_gates(*gate_files, qwen3vl::TextModel::gate_spec(text_config));
+  } else if (gate_files) {
+    log::info("retention gates in {} are not used by policy {}", gate_files->dir.string(), options.kv.policy);
+  }
+
   const auto start = Clock::now();
   vision_.emplace(vision::qwen3vl::VisionModel::load(dir, dtype_, device_));
-  decoder_.emplace(qwen3vl::TextDecoder::load(io::SafetensorsCheckpoint::open(snapshot_.model.weights),
-                                              qwen3vl::TextConfig::load(snapshot_.model.config), dtype_, device_));
-  cache_.emplace(static_cast<int>(decoder_->model.config().num_hidden_layers));
-  log::info("loaded {} ({} on {}) in {:.1f} s", dir.string(), dtype_name(dtype_), device_.str(),
-            seconds_since(start));
+  decoder_.emplace(qwen3vl::TextDecoder::load(io::SafetensorsCheckpoint::open(snapshot_.model.weights), text_config,
+                                              dtype_, device_, gates ? &*gates : nullptr));
+  cache_ = new_cache();
+  log::info("loaded {} ({} on {}) in {:.1f} s; KV cache: {}{}", dir.string(), dtype_name(dtype_), device_.str(),
+            seconds_since(start), policy_->describe(), gates ? fmt::format(", {} gates", cache::gate_type_name(gates->type)) : "");
+}
+
+std::unique_ptr<cache::PagedKvCache> Pipeline::new_cache() const {
+  const auto& config = decoder_->model.config();
+  cache::PagedCacheOptions options;
+  options.num_layers = static_cast<int>(config.num_hidden_layers);
+  options.num_kv_heads = static_cast<int>(config.num_key_value_heads);
+  options.head_dim = config.head_dim;
+  options.dtype = dtype_;
+  options.device = device_;
+  options.max_forward_tokens = prefill_chunk_.value_or(0);
+  options.max_stream_tokens = context_length();
+  return std::make_unique<cache::PagedKvCache>(options, policy_);
+}
+
+void Pipeline::cache_stats(const cache::PagedKvCache& cache, Stats& stats) const {
+  const cache::CacheCounters& c = cache.counters();
+  stats.kv_policy = policy_->describe();
+  stats.cached_tokens = c.cached_tokens;
+  stats.kv_bytes = c.kv_bytes;
+  stats.peak_cached_tokens = c.peak_cached_tokens;
+  stats.peak_kv_bytes = c.peak_kv_bytes;
+  stats.evictions = c.evictions;
+  stats.mean_cache_ratio = c.mean_cache_ratio();
+  int64_t kept[cache::kModalities] = {};
+  const auto& tokens = cache.tokens();
+  for (int layer = 0; layer < cache.num_layers(); ++layer) {
+    for (int head = 0; head < static_cast<int>(cache.lengths().size()) / cache.num_layers(); ++head) {
+      const at::Tensor positions = cache.positions(layer, head);
+      const int64_t* p = positions.data_ptr<int64_t>();
+      for (int64_t i = 0; i < positions.numel(); ++i) ++kept[static_cast<size_t>(tokens[static_cast<size_t>(p[i])].modality)];
+    }
+  }
+  stats.kept_text = kept[static_cast<size_t>(cache::Modality::Text)];
+  stats.kept_image = kept[static_cast<size_t>(cache::Modality::Image)];
+  stats.kept_video = kept[static_cast<size_t>(cache::Modality::Video)];
+  stats.kept_generated = kept[static_cast<size_t>(cache::Modality::Generated)];
 }
 
 void Pipeline::reset() {
@@ -207,12 +280,24 @@ MediaSet Pipeline::encode_media(std::span<const Message> messages, Stats& stats)
 }
 
 at::Tensor Pipeline::prefill(cache::KvCache& cache, std::span<const int32_t> ids, const at::Tensor& positions,
-                             std::span<const qwen3vl::TokenSource> sources, int64_t from,
+                             std::span<const qwen3vl::TokenSource> sources, int64_t from, const MediaSet& media) {
+  const auto total = static_cast<int64_t>(ids.size());
+  const int64_t chunk = prefill_chunk_.value_or(total - from);
+  at::Tensor hidden;
+  for (int64_t start = from; start < total; start += chunk) {
+    check_cancelled();
+    hidden = forward(cache, ids, positions, sources, start, std::min(total, start + chunk), media);
+  }
+  return hidden.narrow(0, hidden.size(0) - 1, 1);
+}
+
+at::Tensor Pipeline::forward(cache::KvCache& cache, std::span<const int32_t> ids, const at::Tensor& positions,
+                             std::span<const qwen3vl::TokenSource> sources, int64_t from, int64_t to,
                              const MediaSet& media) const {
   const auto& model = decoder_->model;
-  const int64_t total = static_cast<int64_t>(ids.size());
+  const int64_t total = to;
   const int64_t count = total - from;
-  std::vector<int64_t> new_ids(ids.begin() + from, ids.end());
+  std::vector<int64_t> new_ids(ids.begin() + from, ids.begin() + to);
   at::Tensor embeds = model.embed(at::tensor(new_ids, at::kLong).to(device_));
 
   // Visual tokens of this forward: where they are among its tokens, and which rows of the image /
@@ -243,7 +328,7 @@ at::Tensor Pipeline::prefill(cache::KvCache& cache, std::span<const int32_t> ids
                            .t = source.t,
                            .row = source.row,
                            .col = source.col,
-                           .time_s = -1});
+                           .time_s = static_cast<float>(source.time)});
   }
   const at::Tensor rows = positions.narrow(1, from, count).contiguous();
   if (visual_at.empty()) return model.forward(embeds, rows, tokens, cache);
@@ -306,19 +391,16 @@ std::pair<SamplingParams, StopConditions> Pipeline::generation_for(const Generat
   return {sampling, stop};
 }
 
-int64_t Pipeline::kv_bytes() const {
-  int64_t bytes = 0;
-  for (int layer = 0; layer < cache_->num_layers(); ++layer) {
-    const at::Tensor k = cache_->keys(layer);
-    if (k.defined()) bytes += 2 * k.numel() * static_cast<int64_t>(k.element_size());
-  }
-  return bytes;
-}
-
 Reply Pipeline::ask(const Request& request, const PieceCallback& on_piece) {
   cancel_requested_.store(false);
   TRIMVL_CHECK_ARG(!request.messages.empty() && request.messages.back().role == Role::User,
                    "a request must end with a user message");
+  if (!request.trace.empty()) {
+    const auto dir = std::filesystem::absolute(request.trace).parent_path();
+    if (!std::filesystem::is_directory(dir))
+      throw Error("cannot write the trace: its directory does not exist", Error::Kind::NotFound)
+          .file(request.trace.string());
+  }
   const auto start = Clock::now();
   Reply reply;
   Stats& stats = reply.stats;
@@ -337,7 +419,8 @@ Reply Pipeline::ask(const Request& request, const PieceCallback& on_piece) {
   all_media.append(std::move(turn_media));
 
   const auto chat = to_chat(conversation);
-  const qwen3vl::Prompt prompt = qwen3vl::build_prompt(tokenizer_, qwen3vl::render_chat(chat, chat_options_),
+  const std::string rendered = qwen3vl::render_chat(chat, chat_options_);
+  const qwen3vl::Prompt prompt = qwen3vl::build_prompt(tokenizer_, rendered,
                                                        all_media.image_inputs, all_media.video_inputs, prompt_config_);
   const auto positions = qwen3vl::mrope_positions(prompt);
   const auto& ids = prompt.input_ids;
@@ -358,9 +441,16 @@ Reply Pipeline::ask(const Request& request, const PieceCallback& on_piece) {
   stats.prefilled_tokens = length - from;
   log::debug("prompt: {} tokens, {} cached", length, from);
 
+  std::optional<TraceRecorder> recorder;
+  if (!request.trace.empty())
+    recorder.emplace(TraceHeader{snapshot_.requested, policy_->describe(), policy_->options(), cache_->num_layers(),
+                                 static_cast<int>(cache_->lengths().size()) / cache_->num_layers(),
+                                 decoder_->model.config().head_dim, dtype_name(dtype_), cache_->block_size()});
+  const ObserverScope observing(*cache_, recorder ? &*recorder : nullptr);
+
   const at::Tensor hidden = prefill(*cache_, ids, positions.ids, prompt.sources, from, all_media);
   cached_ids_.insert(cached_ids_.end(), ids.begin() + from, ids.end());
-  at::Tensor logits = decoder_->lm_head(hidden.narrow(0, hidden.size(0) - 1, 1));
+  at::Tensor logits = decoder_->lm_head(hidden);
 
   Sampler sampler(sampling);
   sampler.observe(ids);
@@ -396,8 +486,14 @@ Reply Pipeline::ask(const Request& request, const PieceCallback& on_piece) {
   if (*reason != StopReason::StopString) emit(stop.finish(stream.finish()));
   stats.decode_s = seconds_since(first_token);
   stats.generated_tokens = static_cast<int64_t>(reply.tokens.size());
-  stats.kv_bytes = kv_bytes();
+  cache_stats(*cache_, stats);
   stats.stop_reason = std::string(stop_reason_name(*reason));
+  if (recorder) {
+    recorder->set_token_table(cache_->tokens());
+    recorder->set_counters(cache_->counters());
+    recorder->set_text(rendered, reply.text);
+    recorder->write(request.trace);
+  }
 
   history_ = std::move(conversation);
   history_.push_back({Role::Assistant, {Part::of_text(reply.text)}});
@@ -436,9 +532,13 @@ Score Pipeline::score(const Request& request, std::string_view continuation) {
   const at::Tensor tail = (at::arange(length, length + count, at::kLong) + positions.delta).expand({3, count});
   const at::Tensor all_positions = at::cat({positions.ids, tail}, 1);
 
-  cache::FullCache cache(static_cast<int>(decoder_->model.config().num_hidden_layers));
-  const at::Tensor hidden = prefill(cache, ids, all_positions, sources, 0, media);
-  const at::Tensor logits = decoder_->lm_head(hidden.narrow(0, length - 1, count)).to(at::kFloat).cpu();
+  // The prompt goes through the cache as ask() would send it (evicting as the policy says), then the
+  // continuation as one forward: its logits are what generation would have seen with teacher forcing.
+  const auto cache = new_cache();
+  const std::span<const int32_t> all(ids);
+  at::Tensor hidden = prefill(*cache, all.first(static_cast<size_t>(length)), all_positions, sources, 0, media);
+  if (count > 1) hidden = at::cat({hidden, forward(*cache, all, all_positions, sources, length, length + count - 1, media)});
+  const at::Tensor logits = decoder_->lm_head(hidden).to(at::kFloat).cpu();
   const at::Tensor logprobs = at::log_softmax(logits, -1);
   const auto* lp = logprobs.data_ptr<float>();
   const int64_t vocab = logprobs.size(1);

@@ -11,6 +11,7 @@
 #include <atomic>
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -23,7 +24,8 @@
 
 #include "app/engine.h"
 #include "app/snapshot.h"
-#include "cache/full_cache.h"
+#include "cache/paged_kv_cache.h"
+#include "cache/policy.h"
 #include "language/qwen3vl/chat_format.h"
 #include "language/qwen3vl/prompt.h"
 #include "language/qwen3vl/text_decoder.h"
@@ -62,17 +64,24 @@ class Pipeline {
  private:
   // Loads, processes and encodes the image and video parts of `messages`, in order.
   MediaSet encode_media(std::span<const Message> messages, Stats& stats) const;
-  // Runs prompt tokens [from, ids.size()) through the model into `cache` and returns their final
-  // hidden states. `positions` [3, ids.size()] and `modality` cover the whole prompt; `media`
+  // Runs prompt tokens [from, to) through the model into `cache` as one forward and returns their
+  // final hidden states. `positions` [3, ids.size()] and `sources` cover the whole prompt; `media`
   // holds every image and video of it, those before `from` included (already in the cache).
+  at::Tensor forward(cache::KvCache& cache, std::span<const int32_t> ids, const at::Tensor& positions,
+                     std::span<const qwen3vl::TokenSource> sources, int64_t from, int64_t to,
+                     const MediaSet& media) const;
+  // Tokens [from, ids.size()) in forwards of at most --prefill-chunk tokens (one forward when unset),
+  // so the policy evicts between them. Returns the last token's final hidden state [1, hidden].
   at::Tensor prefill(cache::KvCache& cache, std::span<const int32_t> ids, const at::Tensor& positions,
-                     std::span<const qwen3vl::TokenSource> sources, int64_t from, const MediaSet& media) const;
+                     std::span<const qwen3vl::TokenSource> sources, int64_t from, const MediaSet& media);
+  std::unique_ptr<cache::PagedKvCache> new_cache() const;
+  // The cache's counters and what it holds by modality, into `stats`.
+  void cache_stats(const cache::PagedKvCache& cache, Stats& stats) const;
   at::Tensor decode_step(cache::KvCache& cache, int32_t token, int64_t position) const;
   // The generation_config.json settings with `settings` applied, bounded by the context length.
   std::pair<SamplingParams, StopConditions> generation_for(const GenerationSettings& settings) const;
   std::vector<qwen3vl::Message> to_chat(std::span<const Message> messages) const;
   void check_cancelled();
-  int64_t kv_bytes() const;
 
   Snapshot snapshot_;
   c10::Device device_;
@@ -85,9 +94,11 @@ class Pipeline {
   GenerationConfig generation_;
   std::optional<vision::qwen3vl::VisionModel> vision_;
   std::optional<qwen3vl::TextDecoder> decoder_;
+  std::shared_ptr<const cache::Policy> policy_;
+  std::optional<int64_t> prefill_chunk_;
 
   // The conversation.
-  std::optional<cache::FullCache> cache_;
+  std::unique_ptr<cache::PagedKvCache> cache_;
   std::vector<Message> history_;
   MediaSet media_;
   std::vector<int32_t> cached_ids_;  // the tokens whose K/V cache_ holds, in stream order

@@ -334,10 +334,8 @@ void concat(std::vector<T>& out, const std::vector<T>& part) {
 }  // namespace
 
 std::optional<int64_t> retained_budget(const TraceHeader& header) {
-  const cache::PolicyOptions& o = header.policy;
-  if (o.kind == cache::PolicyKind::Full) return std::nullopt;
-  if (o.kind == cache::PolicyKind::DBTrimKV && o.strategy == cache::BudgetStrategy::Threshold) return std::nullopt;
-  return int64_t{header.num_streams()} * o.budget;
+  if (!header.policy.needs_budget()) return std::nullopt;  // full, or a threshold: no fixed budget
+  return int64_t{header.num_streams()} * header.policy.budget;
 }
 
 void validate_trace(const Trace& trace, const fs::path& file) {

@@ -167,7 +167,8 @@ Prompt build_prompt(const Tokenizer& tokenizer, std::string_view rendered, std::
     for (int32_t r = 0; r < block.rows; ++r)
       for (int32_t c = 0; c < block.cols; ++c) {
         p.input_ids.push_back(id);
-        p.sources.push_back({block.modality, block.media, block.t, r, c});
+        p.sources.push_back({block.modality, block.media, block.t, r, c,
+                             block.modality == Modality::Video ? block.time : -1.0});
       }
     p.blocks.push_back(block);
   }

@@ -73,6 +73,7 @@ struct TokenSource {
   Modality modality = Modality::Text;
   int32_t media = -1;
   int32_t t = -1, row = -1, col = -1;
+  double time = -1;  // videos: the temporal group's timestamp in seconds; -1 otherwise
 };
 
 struct Prompt {

@@ -35,3 +35,20 @@ add_test(NAME trimvl_chat_cli
          COMMAND sh -c "printf '/image %s\\nWhat is in this picture?\\n/stats\\n/image /nonexistent.png\\nAnd now?\\n/reset\\nHi\\n' \"$0\" | \"$@\" >chat.out 2>chat.err\nrc=$?\ncat chat.out chat.err\ntest $rc -eq 0 && test $(grep -c . chat.out) -ge 3 && grep -q 'no such media file' chat.err && grep -q 'prompt ([0-9]* text, 6 image, 0 video)' chat.err && grep -q 'new conversation' chat.err"
                  "${_e2e}/media/image_a.safetensors" ${_chat})
 set_tests_properties(trimvl_chat_cli PROPERTIES LABELS golden FIXTURES_REQUIRED golden)
+
+# Bounded KV caches through the engine and `trimvl ask`: gqa4 with the rg10 gates gen_trimkv_e2e.py
+# wrote for the same shape.
+target_sources(app_golden_tests PRIVATE "${CMAKE_CURRENT_LIST_DIR}/kv_pipeline_golden_test.cpp")
+set(_gates "${TRIMVL_GOLDEN_DIR}/trimkv_e2e/gates-rg10")
+add_test(NAME trimvl_ask_cli_dbtrimkv_trace
+         COMMAND sh -c "\"$@\" --trace kv.trace >/dev/null 2>ask.err || exit 1\ncat ask.err\n\"$0\" trace kv.trace"
+                 "$<TARGET_FILE:trimvl>" ${_ask} --image "${_e2e}/media/image_a.safetensors" -p "What is in this picture?"
+                 --kv-policy dbtrimkv --kv-budget 4 --kv-buffer 2 --prefill-chunk 8 --gates "${_gates}")
+set_tests_properties(trimvl_ask_cli_dbtrimkv_trace PROPERTIES
+  PASS_REGULAR_EXPRESSION "dbtrimkv fixed_budget M=4 B=2: [0-9]+ tokens held.*evictions")
+add_test(NAME trimvl_ask_cli_bad_budget
+         COMMAND ${_fails} "kv-budget must be a positive" ${_ask} -p "Hi" --kv-policy trimkv --kv-budget 0 --gates "${_gates}")
+add_test(NAME trimvl_ask_cli_policy_without_gates
+         COMMAND ${_fails} "needs retention gates" ${_ask} -p "Hi" --kv-policy dbtrimkv --kv-budget 4)
+set_tests_properties(trimvl_ask_cli_dbtrimkv_trace trimvl_ask_cli_bad_budget trimvl_ask_cli_policy_without_gates
+                     PROPERTIES LABELS golden FIXTURES_REQUIRED golden)

@@ -54,7 +54,12 @@ Request request_of(const json& messages) {
   return request;
 }
 
-EngineOptions options_for(const std::string& model) { return {(golden() / model / "model").string(), "cpu", "fp32"}; }
+EngineOptions options_for(const std::string& model) {
+  EngineOptions options;
+  options.model = (golden() / model / "model").string();
+  options.dtype = "fp32";
+  return options;
+}
 
 at::Tensor first_step_logits(const Engine& engine, const test::TempDir& tmp) {
   const fs::path file = tmp / "logits.safetensors";

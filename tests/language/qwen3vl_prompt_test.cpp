@@ -93,6 +93,7 @@ TEST(Qwen3VLPrompt, VideoBecomesTimestampedGroupsReplacingTheWrapper) {
     EXPECT_EQ(b.time, times[g]);
     EXPECT_EQ(p.sources[b.offset + 1].t, g);
     EXPECT_EQ(p.sources[b.offset + 1].col, 1);
+    EXPECT_EQ(p.sources[b.offset + 1].time, times[g]);  // every token of a group carries its time
   }
 }
 

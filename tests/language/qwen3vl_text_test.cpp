@@ -298,7 +298,7 @@ TEST_F(TextDecoderTest, ReducedPrecisionFollowsFloat32) {
     const TextDecoder d = load(dtype);
     cache::FullCache cache(2);
     std::vector<at::Tensor> out;
-    for (const auto [start, size] : {std::pair<int64_t, int64_t>{0, 6}, {6, 1}, {7, 1}})
+    for (const auto& [start, size] : {std::pair<int64_t, int64_t>{0, 6}, {6, 1}, {7, 1}})
       out.push_back(d.lm_head(d.model.forward(d.model.embed(ids.narrow(0, start, size)), positions.narrow(1, start, size),
                                               cache::ForwardTokens::uniform(size, cache::Modality::Text), cache))
                         .to(at::kFloat));
@@ -430,7 +430,7 @@ TEST_F(TextGatesTest, LaterLayersGateTheDeepStackEnrichedState) {
 TEST_F(TextGatesTest, GatesRunInTheModelDtypeEveryForward) {
   const TextDecoder d = load_with(gates(), at::kBFloat16);
   RecordingCache cache(2);
-  for (const auto [start, size] : {std::pair<int64_t, int64_t>{0, 3}, {3, 1}, {4, 1}})
+  for (const auto& [start, size] : {std::pair<int64_t, int64_t>{0, 3}, {3, 1}, {4, 1}})
     d.model.forward(d.model.embed(at::arange(start, start + size)), at::arange(start, start + size).expand({3, size}).contiguous(),
                     cache::ForwardTokens::uniform(size, cache::Modality::Text), cache);
   for (const auto& layer : cache.log_beta) {
