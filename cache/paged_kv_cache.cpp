@@ -119,6 +119,8 @@ struct PagedKvCache::Impl {
         attended(static_cast<size_t>(o.num_layers), false),
         next_windows(static_cast<size_t>(o.num_layers)),
         masses(static_cast<size_t>(o.num_layers)) {
+    // "cuda" names the current device; the tensors the model hands over name it with its index.
+    options.device = pool.keys().device();
     if (const Scorer* scorer = policy->scorer()) {
       needs = scorer->needs();
       needs_gates = scorer->needs_gates();
