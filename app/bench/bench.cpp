@@ -1,16 +1,16 @@
 #include "app/bench/bench.h"
 
-#include <algorithm>
-#include <chrono>
-#include <ctime>
-#include <memory>
-#include <utility>
-
 #include <ATen/ATen.h>
 #include <ATen/DeviceAccelerator.h>
 #include <c10/core/InferenceMode.h>
 #include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <ctime>
+#include <memory>
 #include <nlohmann/json.hpp>
+#include <utility>
 
 #include "app/bench/random_model.h"
 #include "app/pipeline/kv_settings.h"
@@ -157,8 +157,9 @@ class PolicyBench {
       : s_(setup),
         policy_(std::move(policy)),
         // The same seed every time: each policy runs the same weights.
-        decoder_(qwen3vl::TextDecoder::load(io::RandomWeights(setup.tensors, setup.dtype, setup.device, setup.options.seed),
-                                            setup.text, setup.dtype, setup.device, gates)),
+        decoder_(
+            qwen3vl::TextDecoder::load(io::RandomWeights(setup.tensors, setup.dtype, setup.device, setup.options.seed),
+                                       setup.text, setup.dtype, setup.device, gates)),
         ids_(at::detail::createCPUGenerator(setup.options.seed + 1)) {}
 
   TtftResult ttft() {
@@ -192,18 +193,29 @@ class PolicyBench {
     const int32_t cols = static_cast<int32_t>(processed.grid.w / merge);
     for (int64_t i = 0; i < total; ++i) {
       auto& info = tokens.info[static_cast<size_t>(i)];
-      if (i == 0) ids[0] = s_.prompt.vision_start_token_id;
+      if (i == 0)
+        ids[0] = s_.prompt.vision_start_token_id;
       else if (i <= n_image) {
         ids[static_cast<size_t>(i)] = s_.prompt.image_token_id;
         const auto k = static_cast<int32_t>(i - 1);
-        info = {.modality = cache::Modality::Image, .token_id = s_.prompt.image_token_id, .media = 0, .t = 0,
-                .row = k / cols, .col = k % cols};
-      } else if (i == n_image + 1) ids[static_cast<size_t>(i)] = s_.prompt.vision_end_token_id;
-      else ids[static_cast<size_t>(i)] = question[i - n_image - 2].item<int64_t>();
+        info = {.modality = cache::Modality::Image,
+                .token_id = s_.prompt.image_token_id,
+                .media = 0,
+                .t = 0,
+                .row = k / cols,
+                .col = k % cols};
+      } else if (i == n_image + 1)
+        ids[static_cast<size_t>(i)] = s_.prompt.vision_end_token_id;
+      else
+        ids[static_cast<size_t>(i)] = question[i - n_image - 2].item<int64_t>();
       info.token_id = static_cast<int32_t>(ids[static_cast<size_t>(i)]);
     }
-    const qwen3vl::VisionBlock block{.offset = 1, .modality = qwen3vl::Modality::Image, .media = 0, .t = 0,
-                                     .rows = static_cast<int32_t>(processed.grid.h / merge), .cols = cols};
+    const qwen3vl::VisionBlock block{.offset = 1,
+                                     .modality = qwen3vl::Modality::Image,
+                                     .media = 0,
+                                     .t = 0,
+                                     .rows = static_cast<int32_t>(processed.grid.h / merge),
+                                     .cols = cols};
     const at::Tensor positions = qwen3vl::mrope_positions(total, {&block, 1}).ids;
     const at::Tensor all_ids = at::tensor(ids, at::kLong).to(s_.device);
 
@@ -253,8 +265,8 @@ class PolicyBench {
       const int64_t count = std::min(s_.fill_chunk, context - from);
       const at::Tensor ids = at::randint(0, s_.text.vocab_size, {count}, ids_, at::kLong).to(s_.device);
       const at::Tensor rows = at::arange(from, from + count, at::kLong).unsqueeze(0).expand({3, count}).contiguous();
-      decoder_.model.forward(decoder_.model.embed(ids), rows, cache::ForwardTokens::uniform(count, cache::Modality::Text),
-                             timer);
+      decoder_.model.forward(decoder_.model.embed(ids), rows,
+                             cache::ForwardTokens::uniform(count, cache::Modality::Text), timer);
     }
     synchronize(s_.device);
     r.fill_s = seconds_since(start);
@@ -453,8 +465,7 @@ std::string bench_table(const BenchReport& r) {
       "bandwidth {:.0f} GB/s\n",
       r.date, r.config, r.dtype, r.device,
       params >= 1e9 ? fmt::format("{:.2f} B", params / 1e9) : fmt::format("{:.2f} M", params / 1e6),
-      gib(r.weight_bytes),
-      gib(r.decode_weight_bytes), r.copy_bandwidth / 1e9);
+      gib(r.weight_bytes), gib(r.decode_weight_bytes), r.copy_bandwidth / 1e9);
   out += fmt::format("\nTTFT: one {}x{} image + {} question tokens (preprocess + vision + prefill + first token)\n",
                      kTtftImageSide, kTtftImageSide, kTtftQuestionTokens);
   out += fmt::format("{:<36} {:>7} {:>11} {:>11} {:>11} {:>11}\n", "policy", "tokens", "preprocess", "vision",
@@ -469,11 +480,11 @@ std::string bench_table(const BenchReport& r) {
     for (const auto& d : p.decode) {
       const EvictionTiming& f = d.fill_evictions;
       const EvictionTiming& e = d.decode_evictions;
-      out += fmt::format("{:<36} {:>8} {:>9.1f} {:>9.2f} {:>11} {:>10} {:>9.1f}% {:>18} {:>11}\n", p.policy, d.context,
-                         d.tokens_per_s, 1e3 / d.tokens_per_s, gib(d.kv_bytes), d.cached_tokens,
-                         100.0 * d.floor_fraction,
-                         fmt::format("{} ({:.0f} ms)|{} ({:.0f} ms)", f.events, f.seconds * 1e3, e.events, e.seconds * 1e3),
-                         d.peak_memory_bytes ? gib(*d.peak_memory_bytes) : std::string("n/a"));
+      out += fmt::format(
+          "{:<36} {:>8} {:>9.1f} {:>9.2f} {:>11} {:>10} {:>9.1f}% {:>18} {:>11}\n", p.policy, d.context, d.tokens_per_s,
+          1e3 / d.tokens_per_s, gib(d.kv_bytes), d.cached_tokens, 100.0 * d.floor_fraction,
+          fmt::format("{} ({:.0f} ms)|{} ({:.0f} ms)", f.events, f.seconds * 1e3, e.events, e.seconds * 1e3),
+          d.peak_memory_bytes ? gib(*d.peak_memory_bytes) : std::string("n/a"));
     }
   if (!r.memory_stats) out += "\npeak memory: n/a (device allocator statistics exist on CUDA only)\n";
   return out;

@@ -21,8 +21,8 @@ struct BenchOptions {
   std::string device = "cuda";
   std::string dtype = "bf16";
   std::vector<int64_t> contexts = {1024, 8192, 32768};  // tokens in the cache before decoding
-  int64_t decode_tokens = 64;  // timed decode steps per context
-  int64_t warmup = 3;          // untimed decode steps before them; > 0 also runs TTFT once untimed
+  int64_t decode_tokens = 64;                           // timed decode steps per context
+  int64_t warmup = 3;  // untimed decode steps before them; > 0 also runs TTFT once untimed
   // The policy measured beside the full cache; prefill_chunk sizes the synthetic fill's forwards
   // (default kDefaultFillChunk) and chunks the TTFT prompt (default: one forward).
   KvCacheSettings kv;
@@ -45,10 +45,10 @@ struct EvictionTiming {
 };
 
 struct DecodeResult {
-  int64_t context = 0;          // tokens filled before decoding
-  double fill_s = 0;            // the chunked synthetic prefill of `context` tokens
-  int64_t steps = 0;            // timed decode steps
-  double decode_s = 0;          // their wall time (device synchronised before and after only)
+  int64_t context = 0;  // tokens filled before decoding
+  double fill_s = 0;    // the chunked synthetic prefill of `context` tokens
+  int64_t steps = 0;    // timed decode steps
+  double decode_s = 0;  // their wall time (device synchronised before and after only)
   double tokens_per_s = 0;
   int64_t cached_tokens = 0;    // after the timed steps, summed over (layer, kv head)
   int64_t kv_bytes = 0;         // K and V bytes those tokens take
@@ -64,7 +64,7 @@ struct TtftResult {
   double vision_s = 0;      // vision encoder
   double prefill_s = 0;     // prompt through the decoder + lm_head + argmax of the first token
   double total_s = 0;
-  int64_t kv_bytes = 0;     // held after the prefill
+  int64_t kv_bytes = 0;  // held after the prefill
   EvictionTiming evictions;
 };
 
@@ -77,23 +77,23 @@ struct PolicyResult {
 };
 
 struct BenchReport {
-  std::string date;      // UTC, ISO 8601
-  std::string version;   // trimvl's
-  std::string config;    // the config file
+  std::string date;     // UTC, ISO 8601
+  std::string version;  // trimvl's
+  std::string config;   // the config file
   std::string device, dtype;
-  int64_t parameters = 0;          // both towers
-  int64_t weight_bytes = 0;        // both towers, in dtype
-  int64_t decode_weight_bytes = 0; // text weights one decode step reads (tied embedding once)
-  double copy_bandwidth = 0;       // bytes/s, a device-to-device copy counted as read + write
-  bool memory_stats = false;       // device allocator statistics available (CUDA)
-  std::vector<PolicyResult> runs;  // full first, then the requested policy when it is another
+  int64_t parameters = 0;           // both towers
+  int64_t weight_bytes = 0;         // both towers, in dtype
+  int64_t decode_weight_bytes = 0;  // text weights one decode step reads (tied embedding once)
+  double copy_bandwidth = 0;        // bytes/s, a device-to-device copy counted as read + write
+  bool memory_stats = false;        // device allocator statistics available (CUDA)
+  std::vector<PolicyResult> runs;   // full first, then the requested policy when it is another
 };
 
 // Runs the benchmark; progress goes to the log. Throws trimvl::Error (InvalidInput / NotFound /
 // Unsupported) for options, config files or devices that do not work.
 BenchReport run_bench(const BenchOptions& options);
 
-std::string bench_json(const BenchReport& report);  // the JSON docs/perf.md describes, indented
+std::string bench_json(const BenchReport& report);   // the JSON docs/perf.md describes, indented
 std::string bench_table(const BenchReport& report);  // the human summary for stdout
 
 }  // namespace trimvl::app

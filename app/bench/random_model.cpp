@@ -1,10 +1,10 @@
 #include "app/bench/random_model.h"
 
-#include <set>
-#include <string>
-
 #include <ATen/ATen.h>
 #include <fmt/format.h>
+
+#include <set>
+#include <string>
 
 #include "language/qwen3vl/text_model.h"
 
@@ -64,7 +64,8 @@ std::vector<io::RandomTensor> qwen3vl_tensors(const qwen3vl::TextConfig& t, cons
 
   // Text decoder (hf-models-spec §2.6).
   const std::string lm = "model.language_model";
-  const int64_t h = t.hidden_size, q_dim = t.num_attention_heads * t.head_dim, kv_dim = t.num_key_value_heads * t.head_dim;
+  const int64_t h = t.hidden_size, q_dim = t.num_attention_heads * t.head_dim,
+                kv_dim = t.num_key_value_heads * t.head_dim;
   list.add(lm + ".embed_tokens.weight", {t.vocab_size, h});
   for (int64_t i = 0; i < t.num_hidden_layers; ++i) {
     const std::string layer = fmt::format("{}.layers.{}", lm, i);

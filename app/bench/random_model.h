@@ -3,11 +3,11 @@
 // benchmark needs the 4B's sizes, not its values, and no download). The tensor names and shapes
 // are the hub checkpoint's (../shared/reference/qwen3vl_4b_checkpoint_tensors.tsv), so the model
 // loads through the same WeightLoader, which checks that every parameter arrived.
-#include <cstdint>
-#include <vector>
-
 #include <c10/core/Device.h>
 #include <c10/core/ScalarType.h>
+
+#include <cstdint>
+#include <vector>
 
 #include "cache/gate_checkpoint.h"
 #include "kernels/io/random_weights.h"

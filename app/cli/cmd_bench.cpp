@@ -26,8 +26,9 @@ void register_bench(CLI::App& app) {
   b.kv.policy = "dbtrimkv";
   b.kv.budget = 256;
   auto* cmd = app.add_subcommand(
-      "bench", "Speed and memory of a random-weight Qwen3-VL (full cache and one KV policy): decode tok/s, TTFT, "
-               "peak memory, KV bytes, evictions, fraction of the HBM floor");
+      "bench",
+      "Speed and memory of a random-weight Qwen3-VL (full cache and one KV policy): decode tok/s, TTFT, "
+      "peak memory, KV bytes, evictions, fraction of the HBM floor");
   cmd->add_option("--config", options->config, "Qwen3-VL config.json whose shapes to build (default: the bundled 4B)")
       ->capture_default_str();
   cmd->add_option("--device", b.device, "cpu, cuda or cuda:N")->capture_default_str();
@@ -39,16 +40,20 @@ void register_bench(CLI::App& app) {
   cmd->add_option("--warmup", b.warmup, "Untimed decode steps before each timed run (> 0 also runs TTFT once untimed)")
       ->capture_default_str();
   const std::string group = "KV cache (budgets count tokens per (layer, kv head))";
-  cmd->add_option("--kv-policy", b.kv.policy, "Policy measured beside full: trimkv, dbtrimkv, streaming, snapkv, h2o "
-                                              "(random gates for trimkv/dbtrimkv)")
+  cmd->add_option("--kv-policy", b.kv.policy,
+                  "Policy measured beside full: trimkv, dbtrimkv, streaming, snapkv, h2o "
+                  "(random gates for trimkv/dbtrimkv)")
       ->check(CLI::IsMember({"full", "trimkv", "dbtrimkv", "streaming", "snapkv", "h2o"}))
       ->capture_default_str()
       ->group(group);
-  cmd->add_option("--kv-budget", b.kv.budget, "M: tokens kept per (layer, kv head)")->capture_default_str()->group(group);
+  cmd->add_option("--kv-budget", b.kv.budget, "M: tokens kept per (layer, kv head)")
+      ->capture_default_str()
+      ->group(group);
   cmd->add_option("--kv-buffer", b.kv.buffer, "B: tokens per head held beyond M before an eviction runs (default 128)")
       ->group(group);
-  cmd->add_option("--prefill-chunk", b.kv.prefill_chunk,
-                  "Tokens per forward of the synthetic fill (default 1024) and of the TTFT prompt (default: one forward)")
+  cmd->add_option(
+         "--prefill-chunk", b.kv.prefill_chunk,
+         "Tokens per forward of the synthetic fill (default 1024) and of the TTFT prompt (default: one forward)")
       ->group(group);
   cmd->add_option("--json", options->json, "Also write the results as JSON (docs/perf.md) to this file");
   cmd->callback([options] {

@@ -1,10 +1,10 @@
 #include "kernels/io/random_weights.h"
 
-#include <algorithm>
-
 #include <ATen/ATen.h>
 #include <ATen/detail/CUDAHooksInterface.h>
 #include <fmt/format.h>
+
+#include <algorithm>
 
 #include "kernels/runtime/dtype.h"
 #include "kernels/runtime/error.h"
@@ -71,9 +71,12 @@ at::Tensor RandomWeights::tensor(std::string_view name) const {
   const RandomTensor& t = tensors_[it->second];
   const auto options = at::TensorOptions().dtype(dtype_).device(device_);
   switch (t.init) {
-    case RandomTensor::Init::Ones: return at::ones(t.shape, options);
-    case RandomTensor::Init::Zeros: return at::zeros(t.shape, options);
-    case RandomTensor::Init::Normal: break;
+    case RandomTensor::Init::Ones:
+      return at::ones(t.shape, options);
+    case RandomTensor::Init::Zeros:
+      return at::zeros(t.shape, options);
+    case RandomTensor::Init::Normal:
+      break;
   }
   return at::empty(t.shape, options).normal_(0.0, std_, generator_);
 }

@@ -7,15 +7,15 @@
 // stay finite in bf16 through dozens of layers), Ones is for norm scales, Zeros for biases. Every
 // tensor() call draws afresh from one generator seeded once, so a loader that reads each tensor once
 // in a fixed order gets the same model for the same seed.
-#include <cstdint>
-#include <string>
-#include <string_view>
-#include <vector>
-
 #include <ATen/core/Generator.h>
 #include <ATen/core/Tensor.h>
 #include <c10/core/Device.h>
 #include <c10/core/ScalarType.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
 
 #include "kernels/io/safetensors.h"
 #include "kernels/io/weight_source.h"

@@ -2,12 +2,12 @@
 // Where WeightLoader reads tensors from: a checkpoint on disk (SafetensorsCheckpoint) or one made in
 // memory (RandomWeights, for benchmarks on the real shapes without the real files). The loader
 // needs only the names, each tensor's shape before it reads it, and the tensor itself.
+#include <ATen/core/Tensor.h>
+
 #include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <ATen/core/Tensor.h>
 
 namespace trimvl::io {
 

@@ -2,14 +2,13 @@
 // the hub checkpoint's parameter count), and the command runs a tiny config end to end on the CPU —
 // every JSON field present and consistent with what the cache holds — or fails with one clear
 // error. No timing is asserted: speed lives in the benchmark's numbers, not in tests.
-#include <cstdio>
-#include <set>
+#include <fmt/format.h>
+#include <gtest/gtest.h>
 #include <sys/wait.h>
 
-#include <gtest/gtest.h>
-
-#include <fmt/format.h>
+#include <cstdio>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "app/bench/random_model.h"
 #include "kernels/io/random_weights.h"
@@ -117,10 +116,11 @@ class BenchCli : public ::testing::Test {
 TEST_F(BenchCli, RunsFullAndDbtrimkvAndWritesEveryField) {
   constexpr int64_t kBudget = 8, kBuffer = 4, kDecode = 4, kWarmup = 1;
   const fs::path out = tmp / "bench.json";
-  const Outcome r = trimvl(fmt::format("bench --config '{}' --device cpu --contexts 64,128 --decode-tokens {} --warmup {} "
-                                       "--kv-policy dbtrimkv --kv-budget {} --kv-buffer {} --prefill-chunk 32 --json '{}'",
-                                       config.string(), kDecode, kWarmup, kBudget, kBuffer, out.string()),
-                           tmp);
+  const Outcome r =
+      trimvl(fmt::format("bench --config '{}' --device cpu --contexts 64,128 --decode-tokens {} --warmup {} "
+                         "--kv-policy dbtrimkv --kv-budget {} --kv-buffer {} --prefill-chunk 32 --json '{}'",
+                         config.string(), kDecode, kWarmup, kBudget, kBuffer, out.string()),
+             tmp);
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("tok/s"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("peak memory: n/a"), std::string::npos) << r.out;  // the CPU has no allocator stats
@@ -155,12 +155,14 @@ TEST_F(BenchCli, RunsFullAndDbtrimkvAndWritesEveryField) {
     EXPECT_EQ(t.at("prompt_tokens").get<int64_t>(), 1024 + 2 + 32);
     for (const char* key : {"preprocess_seconds", "vision_seconds", "prefill_seconds"})
       EXPECT_GT(t.at(key).get<double>(), 0) << key;
-    EXPECT_GE(t.at("total_seconds").get<double>(),
-              t.at("preprocess_seconds").get<double>() + t.at("vision_seconds").get<double>() +
-                  t.at("prefill_seconds").get<double>());
+    EXPECT_GE(t.at("total_seconds").get<double>(), t.at("preprocess_seconds").get<double>() +
+                                                       t.at("vision_seconds").get<double>() +
+                                                       t.at("prefill_seconds").get<double>());
     EXPECT_EQ(t.at("kv_bytes").get<int64_t>() % token_bytes, 0);
-    if (full) EXPECT_EQ(t.at("kv_bytes").get<int64_t>(), streams * (1024 + 34) * token_bytes);
-    else EXPECT_GT(t.at("evictions").at("events").get<int64_t>(), 0);
+    if (full)
+      EXPECT_EQ(t.at("kv_bytes").get<int64_t>(), streams * (1024 + 34) * token_bytes);
+    else
+      EXPECT_GT(t.at("evictions").at("events").get<int64_t>(), 0);
 
     const json& decode = run.at("decode");
     ASSERT_EQ(decode.size(), 2u);
