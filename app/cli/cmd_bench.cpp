@@ -22,7 +22,7 @@ void register_bench(CLI::App& app) {
   };
   auto options = std::make_shared<Options>();
   app::BenchOptions& b = options->bench;
-  // The policy beside the full cache: DBTrimKV at M = 256, a budget the paper's long-context runs use.
+  // The policy beside the full cache: DBTrimKV at M = 256 (on the 4B, 36 x 8 x 256 = 74K tokens in all).
   b.kv.policy = "dbtrimkv";
   b.kv.budget = 256;
   auto* cmd = app.add_subcommand(
