@@ -474,6 +474,11 @@ const SafetensorsFile& SafetensorsCheckpoint::shard_holding(std::string_view nam
   return shards_[it->second];
 }
 
+const std::vector<int64_t>* SafetensorsCheckpoint::find_shape(std::string_view name) const {
+  const auto it = shard_of_.find(name);
+  return it == shard_of_.end() ? nullptr : &shards_[it->second].info(name).shape;
+}
+
 const TensorInfo& SafetensorsCheckpoint::info(std::string_view name) const { return shard_holding(name).info(name); }
 
 at::Tensor SafetensorsCheckpoint::tensor(std::string_view name) const { return shard_holding(name).tensor(name); }

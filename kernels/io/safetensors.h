@@ -39,6 +39,7 @@
 
 #include <ATen/core/Tensor.h>
 
+#include "kernels/io/weight_source.h"
 #include "kernels/runtime/mapped_file.h"
 
 namespace trimvl::io {
@@ -101,15 +102,17 @@ class SafetensorsFile {
 // model.safetensors.index.json (the order transformers prefers). The index is validated too:
 // every shard exists and holds exactly the tensors the index assigns to it, so a tensor cannot
 // hide in two shards.
-class SafetensorsCheckpoint {
+class SafetensorsCheckpoint final : public WeightSource {
  public:
   static SafetensorsCheckpoint open(const std::filesystem::path& path);
 
   const std::filesystem::path& path() const { return path_; }
-  std::vector<std::string> names() const;  // sorted
+  std::string origin() const override { return path_.string(); }
+  std::vector<std::string> names() const override;  // sorted
   bool contains(std::string_view name) const;
+  const std::vector<int64_t>* find_shape(std::string_view name) const override;
   const TensorInfo& info(std::string_view name) const;
-  at::Tensor tensor(std::string_view name) const;
+  at::Tensor tensor(std::string_view name) const override;
   const std::vector<SafetensorsFile>& shards() const { return shards_; }
 
  private:

@@ -21,8 +21,8 @@ void append_list(std::string& out, std::string_view what, const std::vector<std:
 
 }  // namespace
 
-WeightLoader::WeightLoader(const SafetensorsCheckpoint& checkpoint, c10::ScalarType dtype, c10::Device device)
-    : checkpoint_(checkpoint), dtype_(dtype), device_(device) {}
+WeightLoader::WeightLoader(const WeightSource& source, c10::ScalarType dtype, c10::Device device)
+    : source_(source), dtype_(dtype), device_(device) {}
 
 WeightLoader::Scope WeightLoader::root() { return Scope(this, ""); }
 
@@ -32,7 +32,7 @@ WeightLoader::Scope WeightLoader::Scope::scope(std::string_view name) const {
 
 std::string WeightLoader::Scope::name(std::string_view leaf) const { return prefix_ + std::string(leaf); }
 
-bool WeightLoader::Scope::contains(std::string_view leaf) const { return loader_->checkpoint_.contains(name(leaf)); }
+bool WeightLoader::Scope::contains(std::string_view leaf) const { return loader_->source_.find_shape(name(leaf)) != nullptr; }
 
 at::Tensor WeightLoader::Scope::take(std::string_view leaf, std::vector<int64_t> shape) const {
   return fetch(leaf, std::move(shape), true);
@@ -46,24 +46,24 @@ at::Tensor WeightLoader::Scope::fetch(std::string_view leaf, std::vector<int64_t
   WeightLoader& l = *loader_;
   const std::string full = name(leaf);
   const auto placeholder = [&] { return at::zeros(shape, at::TensorOptions().dtype(l.dtype_).device(l.device_)); };
-  if (!l.checkpoint_.contains(full)) {
+  const std::vector<int64_t>* stored = l.source_.find_shape(full);
+  if (stored == nullptr) {
     l.missing_.push_back(fmt::format("{} {}", full, shape));
     return placeholder();
   }
   l.taken_.insert(full);
-  const TensorInfo& info = l.checkpoint_.info(full);
-  if (info.shape != shape) {
-    l.misshapen_.push_back(fmt::format("{}: checkpoint has {}, model expects {}", full, info.shape, shape));
+  if (*stored != shape) {
+    l.misshapen_.push_back(fmt::format("{}: checkpoint has {}, model expects {}", full, *stored, shape));
     return placeholder();
   }
-  at::Tensor t = l.checkpoint_.tensor(full);
+  at::Tensor t = l.source_.tensor(full);
   // contiguous(): a module may view or reshape parameters freely; copies only when converting.
   return convert ? t.to(l.device_, l.dtype_).contiguous() : t.to(l.device_).contiguous();
 }
 
 void WeightLoader::finish(const std::vector<std::string>& owned_prefixes) {
   std::vector<std::string> unused;
-  for (const std::string& n : checkpoint_.names()) {
+  for (const std::string& n : source_.names()) {
     if (taken_.count(n) != 0) continue;
     for (const std::string& p : owned_prefixes)
       if (n.rfind(p, 0) == 0) {
@@ -76,7 +76,7 @@ void WeightLoader::finish(const std::vector<std::string>& owned_prefixes) {
   append_list(message, "missing tensors", missing_);
   append_list(message, "tensors with the wrong shape", misshapen_);
   append_list(message, "unexpected tensors", unused);
-  throw Error(message).file(checkpoint_.path().string());
+  throw Error(message).file(source_.origin());
 }
 
 }  // namespace trimvl::io

@@ -3,6 +3,7 @@
 // model's dtype and device, and keeps account: a module asks for each parameter with the shape it
 // expects, and finish() reports every problem at once — missing tensors, shape mismatches, and
 // tensors under the model's prefixes that nobody asked for — in one Error naming the checkpoint.
+// The tensors come from a WeightSource: a safetensors checkpoint, or random weights in memory.
 // (One error listing all of them beats fixing a conversion one tensor per run.)
 //
 // Modules walk the tree with scopes, mirroring the checkpoint:
@@ -19,7 +20,7 @@
 #include <c10/core/Device.h>
 #include <c10/core/ScalarType.h>
 
-#include "kernels/io/safetensors.h"
+#include "kernels/io/weight_source.h"
 
 namespace trimvl::io {
 
@@ -27,7 +28,7 @@ class WeightLoader {
  public:
   class Scope;
 
-  WeightLoader(const SafetensorsCheckpoint& checkpoint, c10::ScalarType dtype, c10::Device device);
+  WeightLoader(const WeightSource& source, c10::ScalarType dtype, c10::Device device);
 
   Scope root();
   // Throws one InvalidInput Error listing all missing tensors, wrong shapes, and unused tensors
@@ -57,7 +58,7 @@ class WeightLoader {
   };
 
  private:
-  const SafetensorsCheckpoint& checkpoint_;
+  const WeightSource& source_;
   c10::ScalarType dtype_;
   c10::Device device_;
   std::set<std::string, std::less<>> taken_;

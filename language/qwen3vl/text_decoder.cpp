@@ -9,7 +9,7 @@
 
 namespace trimvl::qwen3vl {
 
-TextDecoder TextDecoder::load(const io::SafetensorsCheckpoint& checkpoint, const TextConfig& config,
+TextDecoder TextDecoder::load(const io::WeightSource& checkpoint, const TextConfig& config,
                               c10::ScalarType dtype, c10::Device device, const cache::GateCheckpoint* gates) {
   if (dtype != at::kBFloat16 && dtype != at::kHalf && dtype != at::kFloat)
     throw Error(fmt::format("the Qwen3-VL decoder runs in bf16, fp16 or fp32, not {}", dtype_name(dtype)),
@@ -23,7 +23,7 @@ TextDecoder TextDecoder::load(const io::SafetensorsCheckpoint& checkpoint, const
     head = model.embed_tokens();
     if (root.contains("lm_head.weight"))
       log::warn("{}: lm_head.weight is ignored: text_config.tie_word_embeddings is true, so the output projection "
-                "is embed_tokens (as in transformers)", checkpoint.path().string());
+                "is embed_tokens (as in transformers)", checkpoint.origin());
   } else {
     head = root.scope("lm_head").take("weight", {config.vocab_size, config.hidden_size});
     owned.push_back("lm_head.");

@@ -1,6 +1,7 @@
 #pragma once
 // The text half of Qwen3VLForConditionalGeneration: model.language_model plus lm_head, loaded from
-// a checkpoint (the vision tower's tensors, model.visual.*, are left to the vision encoder).
+// a checkpoint (the vision tower's tensors, model.visual.*, are left to the vision encoder): a
+// safetensors checkpoint, or any other io::WeightSource (random weights for benchmarks).
 //
 //   auto config = qwen3vl::TextConfig::load(dir / "config.json");
 //   auto ckpt = io::SafetensorsCheckpoint::open(dir);
@@ -11,7 +12,7 @@
 #include <c10/core/Device.h>
 #include <c10/core/ScalarType.h>
 
-#include "kernels/io/safetensors.h"
+#include "kernels/io/weight_source.h"
 #include "language/qwen3vl/lm_head.h"
 #include "language/qwen3vl/text_config.h"
 #include "language/qwen3vl/text_model.h"
@@ -26,7 +27,7 @@ struct TextDecoder {
   // unexpected one under model.language_model. (and lm_head. when untied) is reported in one Error
   // naming the checkpoint. A tied model ignores a stored lm_head.weight, as transformers does, and
   // says so in the log. `gates`: optional retention gates (see TextModel).
-  static TextDecoder load(const io::SafetensorsCheckpoint& checkpoint, const TextConfig& config,
+  static TextDecoder load(const io::WeightSource& checkpoint, const TextConfig& config,
                           c10::ScalarType dtype, c10::Device device, const cache::GateCheckpoint* gates = nullptr);
 };
 

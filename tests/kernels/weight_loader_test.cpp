@@ -1,6 +1,7 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
+#include "kernels/io/random_weights.h"
 #include "kernels/io/safetensors.h"
 #include "kernels/io/weight_loader.h"
 #include "kernels/runtime/error.h"
@@ -57,6 +58,42 @@ TEST_F(WeightLoaderTest, ReportsEveryProblemInOneError) {
     EXPECT_NE(m.find("3 unexpected tensors"), std::string::npos) << m;  // norm, layer 1, visual
     EXPECT_NE(m.find("model.visual.proj.weight"), std::string::npos) << m;
   }
+}
+
+
+// Random weights in memory go through the same loader: the model asks by name and shape, gets
+// tensors in its dtype, and finish() reports what does not fit, naming the random source.
+TEST(RandomWeightsTest, LoadLikeACheckpointWithTheirInitAndSeed) {
+  using Init = RandomTensor::Init;
+  const std::vector<RandomTensor> spec = {{"m.q.weight", {64, 32}, Init::Normal},
+                                          {"m.norm.weight", {32}, Init::Ones},
+                                          {"m.q.bias", {64}, Init::Zeros},
+                                          {"m.extra", {2}, Init::Normal}};
+  const RandomWeights weights(spec, at::kBFloat16, at::kCPU, /*seed=*/7, /*std=*/0.02);
+  EXPECT_EQ(weights.numel("m.q."), 64 * 32 + 64);
+  EXPECT_EQ(weights.nbytes(), (64 * 32 + 32 + 64 + 2) * 2);
+  WeightLoader loader(weights, at::kFloat, at::kCPU);
+  const auto m = loader.root().scope("m");
+  const at::Tensor q = m.scope("q").take("weight", {64, 32});
+  EXPECT_EQ(q.scalar_type(), at::kFloat);
+  EXPECT_NEAR(q.std().item<double>(), 0.02, 0.002);
+  EXPECT_NEAR(q.mean().item<double>(), 0.0, 0.002);
+  EXPECT_TRUE(at::equal(m.scope("norm").take("weight", {32}), at::ones({32})));
+  EXPECT_TRUE(at::equal(m.scope("q").take("bias", {64}), at::zeros({64})));
+  m.take("absent", {1});
+  try {
+    loader.finish({"m."});
+    FAIL() << "finish() accepted a missing and an unused tensor";
+  } catch (const Error& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("random weights (4 tensors, bf16, seed 7)"), std::string::npos) << message;
+    EXPECT_NE(message.find("m.absent [1]"), std::string::npos) << message;
+    EXPECT_NE(message.find("1 unexpected tensors:\n    m.extra"), std::string::npos) << message;
+  }
+  // Same seed, same order: the same values.
+  const RandomWeights again(spec, at::kBFloat16, at::kCPU, 7);
+  EXPECT_TRUE(at::equal(again.tensor("m.q.weight").to(at::kFloat), q));
+  EXPECT_THROW(RandomWeights({{"a", {1}}, {"a", {2}}}, at::kFloat, at::kCPU, 0), Error);
 }
 
 }  // namespace

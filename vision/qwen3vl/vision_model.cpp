@@ -63,8 +63,12 @@ VisionModel::VisionModel(VisionConfig config, const io::WeightLoader::Scope& sco
 
 VisionModel VisionModel::load(const std::filesystem::path& checkpoint_dir, c10::ScalarType dtype, c10::Device device) {
   VisionConfig config = load_vision_config(checkpoint_dir / "config.json");
-  const auto checkpoint = io::SafetensorsCheckpoint::open(checkpoint_dir);
-  io::WeightLoader weights(checkpoint, dtype, device);
+  return load(io::SafetensorsCheckpoint::open(checkpoint_dir), std::move(config), dtype, device);
+}
+
+VisionModel VisionModel::load(const io::WeightSource& source, VisionConfig config, c10::ScalarType dtype,
+                              c10::Device device) {
+  io::WeightLoader weights(source, dtype, device);
   VisionModel model(std::move(config), weights.root().scope(kPrefix));
   weights.finish({std::string(kPrefix) + "."});
   return model;

@@ -46,6 +46,9 @@ class VisionModel {
   // `device`. Every model.visual.* tensor must be used and present with its shape; all mismatches
   // are reported in one error naming the checkpoint.
   static VisionModel load(const std::filesystem::path& checkpoint_dir, c10::ScalarType dtype, c10::Device device);
+  // The same from any weight source (e.g. random weights in memory) and an already parsed config.
+  static VisionModel load(const io::WeightSource& source, VisionConfig config, c10::ScalarType dtype,
+                          c10::Device device);
 
   const VisionConfig& config() const { return config_; }
 

@@ -1,0 +1,99 @@
+#pragma once
+// `trimvl bench` (DESIGN §6): a Qwen3-VL model of a config's shape with random weights, made in
+// memory, measured for the full cache and for one retention policy — decode tokens/s after filling
+// the cache with N tokens, time to first token for an image prompt, peak device memory, KV bytes,
+// eviction events and their time, and how close a decode step comes to the HBM floor (the bytes it
+// must read over the copy bandwidth measured in the same run). docs/perf.md documents the JSON.
+//
+// Torch-free: the CLI includes this header only.
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "app/engine.h"
+
+namespace trimvl::app {
+
+struct BenchOptions {
+  std::filesystem::path config;  // a qwen3_vl config.json (text_config, vision_config, token ids)
+  std::string device = "cuda";
+  std::string dtype = "bf16";
+  std::vector<int64_t> contexts = {1024, 8192, 32768};  // tokens in the cache before decoding
+  int64_t decode_tokens = 64;                           // timed decode steps per context
+  int64_t warmup = 3;  // untimed decode steps before them; > 0 also runs TTFT once untimed
+  // The policy measured beside the full cache; prefill_chunk sizes the synthetic fill's forwards
+  // (default kDefaultFillChunk) and chunks the TTFT prompt (default: one forward).
+  KvCacheSettings kv;
+  uint64_t seed = 0;
+
+  // Throws InvalidInput naming the option for a value out of range, before anything is loaded.
+  void validate() const;
+};
+
+// The synthetic fill's forward size without --prefill-chunk: large enough to run at prefill speed,
+// small enough that attention's scores stay bounded (32 heads x 1024 x 32K floats = 4 GiB).
+inline constexpr int64_t kDefaultFillChunk = 1024;
+// The TTFT prompt: one square RGB image of this many pixels a side, then this many text tokens.
+inline constexpr int64_t kTtftImageSide = 1024;
+inline constexpr int64_t kTtftQuestionTokens = 32;
+
+struct EvictionTiming {
+  int64_t events = 0;
+  double seconds = 0;
+};
+
+struct DecodeResult {
+  int64_t context = 0;  // tokens filled before decoding
+  double fill_s = 0;    // the chunked synthetic prefill of `context` tokens
+  int64_t steps = 0;    // timed decode steps
+  double decode_s = 0;  // their wall time (device synchronised before and after only)
+  double tokens_per_s = 0;
+  int64_t cached_tokens = 0;    // after the timed steps, summed over (layer, kv head)
+  int64_t kv_bytes = 0;         // K and V bytes those tokens take
+  int64_t bytes_per_token = 0;  // read by one decode step: weights (+ gates) + mean KV held while timed
+  double floor_fraction = 0;    // (bytes_per_token / copy bandwidth) / measured seconds per token
+  EvictionTiming fill_evictions, decode_evictions;
+  std::optional<int64_t> peak_memory_bytes;  // device allocator peak over fill + decode (CUDA only)
+};
+
+struct TtftResult {
+  int64_t image_tokens = 0, prompt_tokens = 0;
+  double preprocess_s = 0;  // image processor on the synthetic frame (the frame itself is made before)
+  double vision_s = 0;      // vision encoder
+  double prefill_s = 0;     // prompt through the decoder + lm_head + argmax of the first token
+  double total_s = 0;
+  int64_t kv_bytes = 0;  // held after the prefill
+  EvictionTiming evictions;
+};
+
+struct PolicyResult {
+  std::string policy;  // cache::Policy::describe()
+  std::string gates;   // "rg" | "rg10" when the policy runs random gates, else empty
+  TtftResult ttft;
+  std::vector<DecodeResult> decode;
+  std::optional<int64_t> peak_memory_bytes;  // over this policy's whole run, weights included
+};
+
+struct BenchReport {
+  std::string date;     // UTC, ISO 8601
+  std::string version;  // trimvl's
+  std::string config;   // the config file
+  std::string device, dtype;
+  int64_t parameters = 0;           // both towers
+  int64_t weight_bytes = 0;         // both towers, in dtype
+  int64_t decode_weight_bytes = 0;  // text weights one decode step reads (tied embedding once)
+  double copy_bandwidth = 0;        // bytes/s, a device-to-device copy counted as read + write
+  bool memory_stats = false;        // device allocator statistics available (CUDA)
+  std::vector<PolicyResult> runs;   // full first, then the requested policy when it is another
+};
+
+// Runs the benchmark; progress goes to the log. Throws trimvl::Error (InvalidInput / NotFound /
+// Unsupported) for options, config files or devices that do not work.
+BenchReport run_bench(const BenchOptions& options);
+
+std::string bench_json(const BenchReport& report);   // the JSON docs/perf.md describes, indented
+std::string bench_table(const BenchReport& report);  // the human summary for stdout
+
+}  // namespace trimvl::app
