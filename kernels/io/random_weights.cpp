@@ -1,27 +1,16 @@
 #include "kernels/io/random_weights.h"
 
 #include <ATen/ATen.h>
-#include <ATen/detail/CUDAHooksInterface.h>
 #include <fmt/format.h>
 
 #include <algorithm>
 
 #include "kernels/runtime/dtype.h"
 #include "kernels/runtime/error.h"
+#include "kernels/runtime/generator.h"
 
 namespace trimvl::io {
 namespace {
-
-at::Generator seeded_generator(c10::Device device, uint64_t seed) {
-  if (device.is_cpu()) return at::detail::createCPUGenerator(seed);
-  if (device.is_cuda()) {
-    at::Generator g = at::detail::getCUDAHooks().getNewGenerator(device.index());
-    g.set_current_seed(seed);
-    return g;
-  }
-  throw Error(fmt::format("random weights on {} are not supported (CPU or CUDA only)", device.str()),
-              Error::Kind::Unsupported);
-}
 
 int64_t elements(const std::vector<int64_t>& shape) {
   int64_t n = 1;

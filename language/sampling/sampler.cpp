@@ -3,12 +3,11 @@
 #include <random>
 
 #include <ATen/ATen.h>
-#include <ATen/CPUGeneratorImpl.h>
-#include <ATen/detail/CUDAHooksInterface.h>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
 #include "kernels/runtime/error.h"
+#include "kernels/runtime/generator.h"
 #include "language/sampling/logits_processors.h"
 
 namespace trimvl {
@@ -17,18 +16,6 @@ namespace {
 uint64_t random_seed() {
   std::random_device device;
   return (uint64_t{device()} << 32) | device();
-}
-
-// A fresh generator of `device`'s kind seeded like torch.manual_seed(seed) seeds the default one.
-at::Generator seeded_generator(c10::Device device, uint64_t seed) {
-  if (device.is_cpu()) return at::detail::createCPUGenerator(seed);
-  if (device.is_cuda()) {
-    at::Generator g = at::detail::getCUDAHooks().getNewGenerator(device.index());
-    g.set_current_seed(seed);
-    return g;
-  }
-  throw Error(fmt::format("sampling: logits on {} are not supported (CPU or CUDA only)", device.str()),
-              Error::Kind::Unsupported);
 }
 
 }  // namespace

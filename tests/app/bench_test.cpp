@@ -4,7 +4,6 @@
 // error. No timing is asserted: speed lives in the benchmark's numbers, not in tests.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
 #include <cstdio>
 #include <nlohmann/json.hpp>
@@ -56,18 +55,6 @@ TEST(BenchRandomModel, GatesOfBothTypesFitTheModelAndTieOnlyRg10) {
   EXPECT_TRUE(bias.ge(2).all().item<bool>() && bias.le(8).all().item<bool>());
 }
 
-struct Outcome {
-  int code = -1;
-  std::string out, err;
-};
-
-Outcome trimvl(const std::string& args, const test::TempDir& tmp) {
-  const fs::path binary = test::env_path("TRIMVL_BINARY_DIR") / "app" / "trimvl";
-  const std::string command =
-      fmt::format("'{}' {} >'{}' 2>'{}'", binary.string(), args, (tmp / "out").string(), (tmp / "err").string());
-  const int status = std::system(command.c_str());
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, test::read_file(tmp / "out"), test::read_file(tmp / "err")};
-}
 
 // Qwen3-VL's shape, shrunk: GQA 2:1, head_dim 16 with its M-RoPE section, DeepStack on both vision
 // blocks, tied embeddings, special tokens inside a small vocabulary.
@@ -116,8 +103,8 @@ class BenchCli : public ::testing::Test {
 TEST_F(BenchCli, RunsFullAndDbtrimkvAndWritesEveryField) {
   constexpr int64_t kBudget = 8, kBuffer = 4, kDecode = 4, kWarmup = 1;
   const fs::path out = tmp / "bench.json";
-  const Outcome r =
-      trimvl(fmt::format("bench --config '{}' --device cpu --contexts 64,128 --decode-tokens {} --warmup {} "
+  const test::CliOutcome r =
+      test::run_trimvl(fmt::format("bench --config '{}' --device cpu --contexts 64,128 --decode-tokens {} --warmup {} "
                          "--kv-policy dbtrimkv --kv-budget {} --kv-buffer {} --prefill-chunk 32 --json '{}'",
                          config.string(), kDecode, kWarmup, kBudget, kBuffer, out.string()),
              tmp);
@@ -213,7 +200,7 @@ TEST_F(BenchCli, BadOptionsGiveOneErrorAndANonZeroExit) {
     const std::string args = c.args.rfind("--config", 0) == 0
                                  ? fmt::format("bench --device cpu {}", c.args)
                                  : fmt::format("bench --device cpu --config '{}' {}", config.string(), c.args);
-    const Outcome r = trimvl(args, tmp);
+    const test::CliOutcome r = test::run_trimvl(args, tmp);
     EXPECT_EQ(r.code, c.code) << args << "\n" << r.err;
     EXPECT_NE(r.err.find(c.message), std::string::npos) << args << "\n" << r.err;
     EXPECT_TRUE(r.out.empty()) << args << "\n" << r.out;

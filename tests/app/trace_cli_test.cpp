@@ -2,7 +2,6 @@
 // one Unsupported error), and each bad argument or file giving one error and a non-zero exit.
 #include <array>
 #include <cstdio>
-#include <sys/wait.h>
 
 #include <gtest/gtest.h>
 
@@ -18,19 +17,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct Outcome {
-  int code = -1;
-  std::string out, err;
-};
-
-// Runs `trimvl ARGS`, capturing stdout and stderr.
-Outcome trimvl(const std::string& args, const test::TempDir& tmp) {
-  const fs::path binary = test::env_path("TRIMVL_BINARY_DIR") / "app" / "trimvl";
-  const std::string command =
-      fmt::format("'{}' {} >'{}' 2>'{}'", binary.string(), args, (tmp / "out").string(), (tmp / "err").string());
-  const int status = std::system(command.c_str());
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, test::read_file(tmp / "out"), test::read_file(tmp / "err")};
-}
 
 class TraceCli : public ::testing::Test {
  protected:
@@ -40,13 +26,13 @@ class TraceCli : public ::testing::Test {
 };
 
 TEST_F(TraceCli, PrintsTheSummary) {
-  const Outcome run = trimvl("trace " + trace.string(), tmp);
+  const test::CliOutcome run = test::run_trimvl("trace " + trace.string(), tmp);
   ASSERT_EQ(run.code, 0) << run.err;
   EXPECT_NE(run.out.find("dbtrimkv fixed_budget M=32 B=16"), std::string::npos) << run.out;
   EXPECT_NE(run.out.find("3 evictions, 42 steps recorded"), std::string::npos) << run.out;
   EXPECT_TRUE(run.err.empty()) << run.err;
 
-  const Outcome json = trimvl("trace --json " + trace.string(), tmp);
+  const test::CliOutcome json = test::run_trimvl("trace --json " + trace.string(), tmp);
   ASSERT_EQ(json.code, 0) << json.err;
   const auto summary = nlohmann::json::parse(json.out);
   EXPECT_EQ(summary["events"].size(), 3u);
@@ -71,7 +57,7 @@ TEST_F(TraceCli, BadFilesAndArgumentsFailWithOneError) {
       {"trace " + trace.string() + " --layer 0", 2, "--layer requires --png"},
   };
   for (const auto& [args, code, fragment] : cases) {
-    const Outcome run = trimvl(args, tmp);
+    const test::CliOutcome run = test::run_trimvl(args, tmp);
     EXPECT_EQ(run.code, code) << args << "\n" << run.err;
     EXPECT_NE(run.err.find(fragment), std::string::npos) << args << "\n" << run.err;
     EXPECT_TRUE(run.out.empty()) << args;
@@ -82,7 +68,7 @@ TEST_F(TraceCli, BadFilesAndArgumentsFailWithOneError) {
 
 #ifdef TRIMVL_HAVE_MEDIA
 TEST_F(TraceCli, WritesBothPngs) {
-  const Outcome run = trimvl("trace " + trace.string() + " --png " + (tmp / "heat.png").string() + " --event 1", tmp);
+  const test::CliOutcome run = test::run_trimvl("trace " + trace.string() + " --png " + (tmp / "heat.png").string() + " --event 1", tmp);
   ASSERT_EQ(run.code, 0) << run.err;
   const std::string png_magic = "\x89PNG";
   EXPECT_EQ(test::read_file(tmp / "heat.png").substr(0, 4), png_magic);

@@ -7,6 +7,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include <fmt/format.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 namespace trimvl::test {
@@ -44,6 +46,14 @@ std::string read_file(const std::filesystem::path& path) {
   std::ostringstream s;
   s << in.rdbuf();
   return s.str();
+}
+
+CliOutcome run_trimvl(const std::string& args, const TempDir& tmp) {
+  const std::filesystem::path binary = env_path("TRIMVL_BINARY_DIR") / "app" / "trimvl";
+  const std::string command =
+      fmt::format("'{}' {} >'{}' 2>'{}'", binary.string(), args, (tmp / "out").string(), (tmp / "err").string());
+  const int status = std::system(command.c_str());
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, read_file(tmp / "out"), read_file(tmp / "err")};
 }
 
 }  // namespace trimvl::test

@@ -30,6 +30,15 @@ class TempDir {
 void write_file(const std::filesystem::path& path, const std::string& bytes);
 std::string read_file(const std::filesystem::path& path);
 
+// What a run of the built `trimvl` gave: its exit code (-1 when it did not exit) and its output.
+struct CliOutcome {
+  int code = -1;
+  std::string out, err;
+};
+// Runs `trimvl ARGS` (ARGS as a shell would split them), stdout and stderr captured through files
+// in `tmp`.
+CliOutcome run_trimvl(const std::string& args, const TempDir& tmp);
+
 }  // namespace trimvl::test
 
 // GPU tests skip cleanly where no CUDA device exists (CI); they run on the GPU machine.
