@@ -1,0 +1,67 @@
+#pragma once
+// Launchers of the paged-cache kernels (paged_attention.cu). Torch-free: raw device pointers and a
+// stream; they return the launch's cudaError_t and kernels/ops/paged_attention.cpp turns it into a
+// trimvl::Error. Layout (cache/paged_kv_cache.h): a pool of `block_size`-token blocks, keys and
+// values [slots, D] with slot = block · block_size + offset; each (layer, kv head) stream has a row
+// of `block_table` [streams, table_stride] and a length.
+#include <cuda_runtime_api.h>
+
+#include <cstdint>
+
+namespace trimvl::cuda {
+
+enum class DType { Float32, Float16, BFloat16 };
+
+// Decode attention of one layer: each kv head h of the layer is the variable-length sequence
+// (stream first_stream + h, lengths[stream] tokens, the new one included), and its G = H_q / H_kv
+// query heads are packed to read it once. Streams are split into `num_splits` ranges of
+// `split_tokens` tokens (split-K); partials are combined in a second launch when num_splits > 1.
+struct PagedDecodeArgs {
+  DType dtype = DType::BFloat16;
+  int head_dim = 0;       // 64 or 128
+  int kv_heads = 0;       // of this layer
+  int group = 0;          // query heads per kv head: 1, 2, 4 or 8
+  const void* q = nullptr;         // [H_q, D]
+  const void* keys = nullptr;      // [slots, D]
+  const void* values = nullptr;    // [slots, D]
+  const int32_t* block_table = nullptr;
+  int64_t table_stride = 0;
+  const int32_t* lengths = nullptr;  // [streams]
+  int first_stream = 0;
+  int block_size = 16;
+  int split_tokens = 0;  // > 0
+  int num_splits = 1;    // ceil(capacity / split_tokens): every length must be ≤ split_tokens · num_splits
+  float scale = 1.0f;
+  void* out = nullptr;           // [H_q, D]
+  float* partial_out = nullptr;  // [H_kv, num_splits, G, D] when num_splits > 1
+  float* partial_ml = nullptr;   // [H_kv, num_splits, G, 2] when num_splits > 1
+};
+cudaError_t paged_decode_attention(const PagedDecodeArgs& args, cudaStream_t stream);
+bool paged_decode_supported(int head_dim, int group);
+
+// Appends one token to each stream of one layer: its key, value, stream position and log β go to
+// slots[stream]; a slot that opens a block (offset 0) also enters the stream's block table at
+// (length − 1) / block_size, which keeps a device mirror of the tables current without a copy.
+struct PagedAppendArgs {
+  DType dtype = DType::BFloat16;
+  int head_dim = 0;
+  int kv_heads = 0;
+  const void* k = nullptr;         // [H_kv, D]
+  const void* v = nullptr;         // [H_kv, D]
+  const void* log_beta = nullptr;  // [H_kv] or null
+  void* keys = nullptr;            // [slots, D]
+  void* values = nullptr;
+  int64_t* positions = nullptr;    // [slots]
+  void* log_beta_pool = nullptr;   // [slots] or null
+  float* accumulated = nullptr;    // [slots] or null: zeroed
+  const int32_t* slots = nullptr;    // [streams]
+  const int32_t* lengths = nullptr;  // [streams], after the append
+  const int64_t* position = nullptr;  // [1] the new token's stream position
+  int32_t* block_table = nullptr;
+  int64_t table_stride = 0;
+  int first_stream = 0;
+  int block_size = 16;
+};
+cudaError_t paged_append(const PagedAppendArgs& args, cudaStream_t stream);
+
+}  // namespace trimvl::cuda

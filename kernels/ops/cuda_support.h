@@ -1,0 +1,21 @@
+#pragma once
+// What the ATen-facing ops need of CUDA without including its headers: whether this build has the
+// CUDA kernels, whether a tensor can take them, and the current stream of a device.
+#include <ATen/core/Tensor.h>
+#include <c10/core/Device.h>
+
+namespace trimvl::ops {
+
+// True when trimvl was built with its CUDA kernels (TRIMVL_CUDA) — not whether a GPU is present.
+bool cuda_kernels_built();
+
+// The tensor is on a CUDA device and this build has kernels for it.
+inline bool on_cuda_kernels(const at::Tensor& t) { return t.defined() && t.is_cuda() && cuda_kernels_built(); }
+
+// The current CUDA stream of `device` as an opaque cudaStream_t (what every launch goes on, so
+// that work captured into a CUDA graph stays in it). Throws Unsupported in a CPU-only build.
+void* current_stream(const c10::Device& device);
+// A non-success cudaError_t (as int) becomes a trimvl::Error (Internal) naming `what`.
+void check_cuda(int error, const char* what);
+
+}  // namespace trimvl::ops

@@ -1,0 +1,161 @@
+#include "kernels/ops/paged_attention.h"
+
+#include <algorithm>
+
+#include <ATen/ATen.h>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "kernels/ops/cuda_support.h"
+#include "kernels/runtime/error.h"
+
+#ifdef TRIMVL_HAS_CUDA
+#include "kernels/cuda/paged_attention.h"
+#endif
+
+namespace trimvl::ops {
+namespace {
+
+constexpr int64_t kMinSplit = 128;
+constexpr int64_t kTargetCtas = 512;  // about four per SM on an H100/H200 (132 SMs)
+
+#ifdef TRIMVL_HAS_CUDA
+cuda::DType kernel_dtype(c10::ScalarType type) {
+  switch (type) {
+    case at::kFloat: return cuda::DType::Float32;
+    case at::kHalf: return cuda::DType::Float16;
+    case at::kBFloat16: return cuda::DType::BFloat16;
+    default: throw Error(fmt::format("paged kernels: no kernel for {}", c10::toString(type)), Error::Kind::Unsupported);
+  }
+}
+
+void check_view(const PagedView& pool, const at::Tensor& like) {
+  TRIMVL_CHECK(pool.keys.is_cuda() && pool.keys.dim() == 2 && pool.keys.is_contiguous() &&
+                   pool.values.sizes() == pool.keys.sizes() && pool.values.is_contiguous() &&
+                   pool.keys.scalar_type() == like.scalar_type() && pool.values.scalar_type() == like.scalar_type(),
+               "paged kernels: pool keys/values must be contiguous [slots, D] {} on CUDA",
+               c10::toString(like.scalar_type()));
+  TRIMVL_CHECK(pool.block_table.scalar_type() == at::kInt && pool.block_table.dim() == 2 &&
+                   pool.block_table.is_contiguous() && pool.lengths.scalar_type() == at::kInt &&
+                   pool.lengths.dim() == 1 && pool.lengths.size(0) == pool.block_table.size(0),
+               "paged kernels: block table must be [streams, width] int32 and lengths [streams] int32");
+}
+#endif
+
+}  // namespace
+
+DecodeSplit decode_split(int64_t capacity, int64_t kv_heads) {
+  TRIMVL_CHECK(capacity > 0 && kv_heads > 0, "decode split of capacity {} over {} kv heads", capacity, kv_heads);
+  const int64_t wanted = (capacity * kv_heads + kTargetCtas - 1) / kTargetCtas;
+  const int64_t split = std::max(kMinSplit, (wanted + 63) / 64 * 64);
+  return {split, (capacity + split - 1) / split};
+}
+
+bool paged_decode_supported(const at::Tensor& q, int64_t kv_heads) {
+#ifdef TRIMVL_HAS_CUDA
+  if (!on_cuda_kernels(q) || q.dim() != 2 || kv_heads <= 0 || q.size(0) % kv_heads != 0) return false;
+  const auto type = q.scalar_type();
+  if (type != at::kFloat && type != at::kHalf && type != at::kBFloat16) return false;
+  return cuda::paged_decode_supported(static_cast<int>(q.size(1)), static_cast<int>(q.size(0) / kv_heads));
+#else
+  (void)q;
+  (void)kv_heads;
+  return false;
+#endif
+}
+
+void paged_append(const PagedView& pool, int64_t first_stream, const at::Tensor& k, const at::Tensor& v,
+                  const at::Tensor& log_beta, const at::Tensor& slots, const at::Tensor& position) {
+#ifdef TRIMVL_HAS_CUDA
+  check_view(pool, k);
+  const int64_t heads = k.size(0), d = k.size(1);
+  TRIMVL_CHECK(k.dim() == 2 && v.sizes() == k.sizes() && d == pool.keys.size(1) && k.is_cuda(),
+               "paged append: k and v must be [H_kv, {}] on CUDA, got {} and {}", pool.keys.size(1), k.sizes(),
+               v.sizes());
+  TRIMVL_CHECK(first_stream >= 0 && first_stream + heads <= pool.lengths.size(0),
+               "paged append: streams {}..{} of {}", first_stream, first_stream + heads, pool.lengths.size(0));
+  TRIMVL_CHECK(slots.scalar_type() == at::kInt && slots.numel() == pool.lengths.size(0) &&
+                   position.scalar_type() == at::kLong && position.numel() == 1,
+               "paged append: slots must be [streams] int32 and position [1] int64");
+  TRIMVL_CHECK(!log_beta.defined() || (pool.log_beta.defined() && log_beta.numel() == heads),
+               "paged append: log β for {} heads needs a log β pool", heads);
+  const at::Tensor kc = k.contiguous(), vc = v.contiguous();
+  const at::Tensor lb = log_beta.defined() ? log_beta.to(pool.keys.scalar_type()).contiguous() : at::Tensor();
+  cuda::PagedAppendArgs a;
+  a.dtype = kernel_dtype(k.scalar_type());
+  a.head_dim = static_cast<int>(d);
+  a.kv_heads = static_cast<int>(heads);
+  a.k = kc.data_ptr();
+  a.v = vc.data_ptr();
+  a.log_beta = lb.defined() ? lb.data_ptr() : nullptr;
+  a.keys = pool.keys.data_ptr();
+  a.values = pool.values.data_ptr();
+  a.positions = pool.positions.data_ptr<int64_t>();
+  a.log_beta_pool = lb.defined() ? pool.log_beta.data_ptr() : nullptr;
+  a.accumulated = pool.accumulated.defined() ? pool.accumulated.data_ptr<float>() : nullptr;
+  a.slots = slots.data_ptr<int32_t>();
+  a.lengths = pool.lengths.data_ptr<int32_t>();
+  a.position = position.data_ptr<int64_t>();
+  a.block_table = pool.block_table.data_ptr<int32_t>();
+  a.table_stride = pool.block_table.size(1);
+  a.first_stream = static_cast<int>(first_stream);
+  a.block_size = static_cast<int>(pool.block_size);
+  check_cuda(cuda::paged_append(a, static_cast<cudaStream_t>(current_stream(k.device()))), "paged append");
+#else
+  (void)pool, (void)first_stream, (void)k, (void)v, (void)log_beta, (void)slots, (void)position;
+  current_stream(c10::Device(c10::kCUDA));  // throws: no kernels in this build
+#endif
+}
+
+at::Tensor paged_decode_attention(const at::Tensor& q, const PagedView& pool, int64_t first_stream, int64_t kv_heads,
+                                  int64_t capacity, double scale) {
+#ifdef TRIMVL_HAS_CUDA
+  TRIMVL_CHECK(paged_decode_supported(q, kv_heads), "paged decode attention: no kernel for q {} {} over {} kv heads",
+               q.sizes(), c10::toString(q.scalar_type()), kv_heads);
+  check_view(pool, q);
+  TRIMVL_CHECK(q.size(1) == pool.keys.size(1), "paged decode attention: q head dim {} vs pool {}", q.size(1),
+               pool.keys.size(1));
+  TRIMVL_CHECK(first_stream >= 0 && first_stream + kv_heads <= pool.lengths.size(0) &&
+                   capacity <= pool.block_table.size(1) * pool.block_size,
+               "paged decode attention: streams {}..{} of {}, capacity {} over a table of {} blocks", first_stream,
+               first_stream + kv_heads, pool.lengths.size(0), capacity, pool.block_table.size(1));
+  const at::Tensor qc = q.contiguous();
+  at::Tensor out = at::empty_like(qc);
+  const DecodeSplit split = decode_split(capacity, kv_heads);
+  const int64_t group = q.size(0) / kv_heads, d = q.size(1);
+  at::Tensor partial_out, partial_ml;
+  if (split.num_splits > 1) {
+    const auto floats = q.options().dtype(at::kFloat);
+    partial_out = at::empty({kv_heads, split.num_splits, group, d}, floats);
+    partial_ml = at::empty({kv_heads, split.num_splits, group, 2}, floats);
+  }
+  cuda::PagedDecodeArgs a;
+  a.dtype = kernel_dtype(q.scalar_type());
+  a.head_dim = static_cast<int>(d);
+  a.kv_heads = static_cast<int>(kv_heads);
+  a.group = static_cast<int>(group);
+  a.q = qc.data_ptr();
+  a.keys = pool.keys.data_ptr();
+  a.values = pool.values.data_ptr();
+  a.block_table = pool.block_table.data_ptr<int32_t>();
+  a.table_stride = pool.block_table.size(1);
+  a.lengths = pool.lengths.data_ptr<int32_t>();
+  a.first_stream = static_cast<int>(first_stream);
+  a.block_size = static_cast<int>(pool.block_size);
+  a.split_tokens = static_cast<int>(split.split_tokens);
+  a.num_splits = static_cast<int>(split.num_splits);
+  a.scale = static_cast<float>(scale);
+  a.out = out.data_ptr();
+  a.partial_out = partial_out.defined() ? partial_out.data_ptr<float>() : nullptr;
+  a.partial_ml = partial_ml.defined() ? partial_ml.data_ptr<float>() : nullptr;
+  check_cuda(cuda::paged_decode_attention(a, static_cast<cudaStream_t>(current_stream(q.device()))),
+             "paged decode attention");
+  return out;
+#else
+  (void)pool, (void)first_stream, (void)kv_heads, (void)capacity, (void)scale;
+  current_stream(q.device());  // throws: no kernels in this build
+  return {};
+#endif
+}
+
+}  // namespace trimvl::ops

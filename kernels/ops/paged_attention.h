@@ -1,0 +1,48 @@
+#pragma once
+// The paged KV cache's CUDA kernels at the ATen level (kernels/cuda/paged_attention.h has the
+// launchers): append one token to each stream of a layer, and decode attention over the streams.
+// Both only read device memory that the caller staged — no host synchronisation, no allocation
+// beyond the caching allocator's — so a decode step made of them can be captured in a CUDA graph.
+// The ATen reference they must match is cache/paged_attention.h (tested on the device).
+#include <cstdint>
+
+#include <ATen/core/Tensor.h>
+
+namespace trimvl::ops {
+
+// The device view of a paged pool (cache/block_pool.h) and of its streams' block tables.
+struct PagedView {
+  at::Tensor keys, values;  // [slots, D], the model dtype
+  at::Tensor positions;     // [slots] int64 stream positions
+  at::Tensor log_beta;      // [slots] model dtype, or undefined (no gates)
+  at::Tensor accumulated;   // [slots] float32, or undefined
+  at::Tensor block_table;   // [streams, width] int32
+  at::Tensor lengths;       // [streams] int32: each stream's tokens, this forward's new one included
+  int64_t block_size = 16;
+};
+
+// How a decode over streams of at most `capacity` tokens is cut into split-K ranges: enough ranges
+// across `kv_heads` streams to fill the GPU at long contexts, none shorter than 128 tokens (the
+// combine would cost more than it spreads). Fixed by `capacity` alone, so a captured graph's launch
+// shape holds for every step whose streams fit it.
+struct DecodeSplit {
+  int64_t split_tokens = 0, num_splits = 0;
+};
+DecodeSplit decode_split(int64_t capacity, int64_t kv_heads);
+
+// Whether the kernels take this query ([H_q, D]) for `kv_heads` kv heads: a CUDA build, a CUDA
+// tensor, fp32/fp16/bf16, head_dim 64 or 128, 1, 2, 4 or 8 query heads per kv head.
+bool paged_decode_supported(const at::Tensor& q, int64_t kv_heads);
+
+// Writes the new token of streams first_stream .. first_stream + H_kv − 1: k, v [H_kv, D];
+// log_beta [H_kv] or undefined; slots [streams] int32 (each stream's slot for it); position [1]
+// int64. A slot that opens a block is entered into block_table (see kernels/cuda/paged_attention.h).
+void paged_append(const PagedView& pool, int64_t first_stream, const at::Tensor& k, const at::Tensor& v,
+                  const at::Tensor& log_beta, const at::Tensor& slots, const at::Tensor& position);
+
+// softmax(q·kᵀ·scale)·v of each query head over its kv head's stream: q [H_q, D] → [H_q, D].
+// Every stream's length must be in [1, capacity].
+at::Tensor paged_decode_attention(const at::Tensor& q, const PagedView& pool, int64_t first_stream, int64_t kv_heads,
+                                  int64_t capacity, double scale);
+
+}  // namespace trimvl::ops
