@@ -20,6 +20,7 @@
 // the cache has been given (the age that retention scores decay with) — not its M-RoPE position and
 // not its slot in storage. Keys arrive after RoPE and are never rotated again.
 #include <cstdint>
+#include <optional>
 #include <string_view>
 #include <vector>
 
@@ -71,6 +72,14 @@ class KvCache {
 
   // Forgets every token (a new conversation).
   virtual void reset() = 0;
+
+  // Decode under CUDA graphs (language/qwen3vl/decode_graph.h). Called after begin_forward of a
+  // one-token forward: a cache whose attend() will then issue device work only — reading what
+  // begin_forward staged at fixed addresses, with launch shapes fixed — returns a key. A graph
+  // captured from a forward under one key replays any later forward under the same key; after a
+  // replay, replayed() stands for every layer's attend. No key: run the forward eagerly.
+  virtual std::optional<uint64_t> graph_key() const { return std::nullopt; }
+  virtual void replayed() {}
 };
 
 // Runs begin_forward on construction; aborts the forward on destruction unless commit() ran, so an

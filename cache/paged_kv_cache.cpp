@@ -1,6 +1,7 @@
 #include "cache/paged_kv_cache.h"
 
 #include <algorithm>
+#include <atomic>
 #include <limits>
 #include <numeric>
 
@@ -9,6 +10,8 @@
 
 #include "cache/block_pool.h"
 #include "cache/paged_attention.h"
+#include "kernels/ops/cuda_support.h"
+#include "kernels/ops/paged_attention.h"
 #include "kernels/runtime/error.h"
 #include "kernels/runtime/log.h"
 
@@ -25,6 +28,17 @@ namespace trimvl::cache {
 namespace {
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// The kernel path's smallest stream capacity: capacities double from here, and each new one means
+// a new device table and a new graph, so tiny ones are not worth having.
+constexpr int64_t kMinCapacity = 256;
+
+// Graph keys are unique in the process: a graph captured on one cache must never replay on
+// another, which may reuse neither its addresses nor its shapes.
+uint64_t next_graph_key() {
+  static std::atomic<uint64_t> key{0};
+  return ++key;
+}
 
 int64_t sum(const std::vector<int64_t>& v) { return std::accumulate(v.begin(), v.end(), int64_t{0}); }
 
@@ -98,6 +112,24 @@ struct PagedKvCache::Impl {
   CacheCounters counters;
   CacheObserver* observer = nullptr;
 
+  // The kernel path of one-token forwards on CUDA (kernels/ops/paged_attention.h): a device mirror
+  // of the block tables, and the forward's per-stream lengths and append slots staged by
+  // begin_forward in one asynchronous copy, so that attend() issues device work only and a decode
+  // step can be captured in a CUDA graph and replayed.
+  struct Device {
+    bool eligible = false;     // CUDA pool, kernels built, the policy needs no attention statistics
+    bool active = false;       // this forward runs on the kernels
+    std::optional<bool> took;  // whether the kernels took the latest active forward's attends
+    at::Tensor table;          // [streams, capacity / block_size] int32; valid up to each length
+    at::Tensor meta;           // [2 · streams] int32: lengths after the append, then append slots
+    at::Tensor position;       // [1] int64: the new token's stream position
+    int64_t capacity = 0;      // a power of two ≥ kMinCapacity bounding every stream
+    bool stale = true;         // host tables changed other than through the append kernel
+    const void* pool_storage = nullptr;
+    uint64_t key = 0;          // renewed whenever an address or a launch shape a graph holds changes
+  };
+  Device dev;
+
   // The forward in progress.
   int64_t pending = -1;
   std::vector<bool> attended;
@@ -130,6 +162,7 @@ struct PagedKvCache::Impl {
       retained_bound = selector->retained_bound(o.num_layers, o.num_kv_heads);
     }
     bytes_per_token = 2 * o.head_dim * static_cast<int64_t>(c10::elementSize(o.dtype));
+    dev.eligible = options.device.is_cuda() && ops::cuda_kernels_built() && needs.window == 0 && !needs.accumulate;
   }
 
   static bool accumulates(const Policy* policy) {
@@ -256,6 +289,14 @@ struct PagedKvCache::Impl {
   at::Tensor attend(int layer, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                     const at::Tensor& log_beta, double scale) {
     check_attend(layer, q, k, v, log_beta);
+    if (dev.active) {
+      if (ops::paged_decode_supported(q.view({q.size(1), q.size(2)}), layer_heads())) {
+        dev.took = dev.took.value_or(true);
+        return attend_on_device(layer, q, k, v, log_beta, scale);
+      }
+      dev.took = false;  // the blocks are taken; the reference path below finds them
+    }
+    dev.stale = true;
     const int64_t t = pending, h = layer_heads(), d = options.head_dim, bs = block_size();
     const int first = layer * options.num_kv_heads;
     const std::vector<int64_t> rows = layer_lengths(layer, t);  // each stream after appending
@@ -376,8 +417,105 @@ struct PagedKvCache::Impl {
     return e;
   }
 
+  // A one-token forward on the kernels: takes every stream's block for the new token now (attend
+  // cannot, inside a graph), and stages lengths and slots for the device in one asynchronous copy
+  // from pinned memory (the caching host allocator keeps a buffer until its copy has run).
+  void begin_device_forward() {
+    const int64_t bs = block_size();
+    int64_t needed = 0, longest = 0;
+    for (size_t s = 0; s < tables.size(); ++s) {
+      needed += ceil_div(lengths[s] + 1, bs) - static_cast<int64_t>(tables[s].size());
+      longest = std::max(longest, lengths[s] + 1);
+    }
+    reserve(needed, 1);
+    // Addresses and launch shapes a captured graph holds: the pool's storage, the table's size.
+    if (pool.keys().data_ptr() != dev.pool_storage) {
+      dev.pool_storage = pool.keys().data_ptr();
+      dev.key = next_graph_key();
+    }
+    if (!dev.meta.defined()) {
+      dev.meta = at::empty({2 * streams}, longs(device()).dtype(at::kInt));
+      dev.position = at::empty({1}, longs(device()));
+    }
+    if (longest > dev.capacity) {
+      int64_t capacity = kMinCapacity;
+      while (capacity < longest) capacity *= 2;
+      dev.table = at::empty({streams, capacity / bs}, longs(device()).dtype(at::kInt));
+      dev.capacity = capacity;
+      dev.stale = true;
+      dev.key = next_graph_key();
+    }
+    at::Tensor staged = at::empty({2 * streams}, at::TensorOptions().dtype(at::kInt).pinned_memory(true));
+
+    int32_t* out = staged.data_ptr<int32_t>();
+    for (size_t s = 0; s < tables.size(); ++s) {
+      auto& table = tables[s];
+      const size_t had = table.size();
+      pool.take(ceil_div(lengths[s] + 1, bs) - static_cast<int64_t>(had), table);
+      forward_blocks.insert(forward_blocks.end(), table.begin() + static_cast<int64_t>(had), table.end());
+      out[s] = static_cast<int32_t>(lengths[s] + 1);
+      out[static_cast<size_t>(streams) + s] =
+          static_cast<int32_t>(table[static_cast<size_t>(lengths[s] / bs)] * bs + lengths[s] % bs);
+    }
+    if (dev.stale) upload_tables();
+    dev.meta.copy_(staged, /*non_blocking=*/true);
+    dev.position.fill_(seen);  // a kernel argument, not a copy
+    dev.active = true;
+  }
+
+  // The whole device table from the host tables (after a prefill or an eviction rewrote them).
+  void upload_tables() {
+    const int64_t width = dev.table.size(1);
+    at::Tensor host = at::zeros({streams, width}, at::TensorOptions().dtype(at::kInt).pinned_memory(true));
+    int32_t* out = host.data_ptr<int32_t>();
+    for (size_t s = 0; s < tables.size(); ++s) {
+      // Blocks beyond the width belong to tokens past the capacity, which no stream holds now.
+      const int64_t n = std::min<int64_t>(width, static_cast<int64_t>(tables[s].size()));
+      std::copy_n(tables[s].begin(), n, out + static_cast<int64_t>(s) * width);
+    }
+    dev.table.copy_(host, /*non_blocking=*/true);
+    dev.stale = false;
+  }
+
+  ops::PagedView device_view() const {
+    ops::PagedView view;
+    view.keys = pool.keys();
+    view.values = pool.values();
+    view.positions = pool.positions();
+    view.log_beta = pool.log_beta();
+    view.accumulated = pool.accumulated();
+    view.block_table = dev.table;
+    view.lengths = dev.meta.narrow(0, 0, streams);
+    view.block_size = block_size();
+    return view;
+  }
+
+  at::Tensor attend_on_device(int layer, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                              const at::Tensor& log_beta, double scale) {
+    const int64_t h = layer_heads(), d = options.head_dim, hq = q.size(1);
+    gated = log_beta.defined();
+    attended[static_cast<size_t>(layer)] = true;
+    scales[static_cast<size_t>(layer)] = scale;
+    const ops::PagedView view = device_view();
+    const int64_t first = int64_t{layer} * h;
+    ops::paged_append(view, first, k.view({h, d}), v.view({h, d}), log_beta.defined() ? log_beta.view({h}) : at::Tensor(),
+                      dev.meta.narrow(0, streams, streams), dev.position);
+    return ops::paged_decode_attention(q.view({hq, d}), view, first, h, dev.capacity, scale).view({1, hq, d});
+  }
+
+  std::optional<uint64_t> graph_key() const {
+    if (!dev.active || dev.took != true) return std::nullopt;
+    return dev.key;
+  }
+
+  void replayed() {
+    TRIMVL_CHECK(dev.active && dev.took == true, "a replayed forward the kernels did not run");
+    std::fill(attended.begin(), attended.end(), true);
+  }
+
   // Moves each stream's survivors to its front, in order, and returns the emptied tail blocks.
   void apply(const Eviction& e) {
+    dev.stale = true;
     const at::Tensor from = e.slots.index_select(0, at::nonzero(e.keep).view(-1));
     const at::Tensor to = packed_slots(0, e.kept_lengths);
     pool.move_slots(from, to);
@@ -402,6 +540,7 @@ struct PagedKvCache::Impl {
     if (policy->evicts() && policy->selector()->due(state)) eviction = plan_eviction(held, seen_after);
 
     // Commit.
+    dev.active = false;
     seen = seen_after;
     lengths = held;
     pending = -1;
@@ -467,6 +606,7 @@ struct PagedKvCache::Impl {
 
   void abort_forward() noexcept {
     if (pending < 0) return;
+    dev.active = false;
     // This forward's blocks sit past each stream's committed ones; returning them in reverse
     // restores the free stack.
     for (size_t s = 0; s < tables.size(); ++s)
@@ -507,7 +647,17 @@ void PagedKvCache::begin_forward(const ForwardTokens& tokens) {
   m.pending = tokens.size();
   m.gated_before = m.gated;
   m.tokens.insert(m.tokens.end(), tokens.info.begin(), tokens.info.end());
+  if (!m.dev.eligible || tokens.size() != 1) return;
+  try {
+    m.begin_device_forward();
+  } catch (...) {
+    m.abort_forward();
+    throw;
+  }
 }
+
+std::optional<uint64_t> PagedKvCache::graph_key() const { return impl_->graph_key(); }
+void PagedKvCache::replayed() { impl_->replayed(); }
 
 at::Tensor PagedKvCache::attend(int layer, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                                 const at::Tensor& log_beta, double scale) {
@@ -528,6 +678,7 @@ void PagedKvCache::reset() {
   m.gated.reset();
   m.windows.assign(m.windows.size(), Impl::Window{});
   m.counters = CacheCounters{};
+  m.dev.stale = true;
 }
 
 const Policy& PagedKvCache::policy() const { return *impl_->policy; }

@@ -56,6 +56,10 @@ class PagedKvCache final : public KvCache {
   void end_forward() override;  // commits, then evicts when the policy says so
   void abort_forward() noexcept override;
   void reset() override;
+  // One-token forwards on CUDA run on the kernels of kernels/ops/paged_attention.h (policies that
+  // need no attention statistics: full, trimkv, dbtrimkv, streaming); those forwards have a key.
+  std::optional<uint64_t> graph_key() const override;
+  void replayed() override;
 
   const Policy& policy() const;
   // Not owned; null detaches. Must outlive the cache or be detached first.

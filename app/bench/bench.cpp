@@ -21,6 +21,7 @@
 #include "kernels/runtime/dtype.h"
 #include "kernels/runtime/error.h"
 #include "kernels/runtime/log.h"
+#include "language/qwen3vl/decode_graph.h"
 #include "language/qwen3vl/prompt.h"
 #include "language/qwen3vl/rope_index.h"
 #include "language/qwen3vl/text_decoder.h"
@@ -101,6 +102,8 @@ class EvictionTimer final : public cache::KvCache {
   }
   void abort_forward() noexcept override { cache_.abort_forward(); }
   void reset() override { cache_.reset(); }
+  std::optional<uint64_t> graph_key() const override { return cache_.graph_key(); }
+  void replayed() override { cache_.replayed(); }
 
  private:
   cache::PagedKvCache& cache_;
@@ -160,6 +163,7 @@ class PolicyBench {
         decoder_(
             qwen3vl::TextDecoder::load(io::RandomWeights(setup.tensors, setup.dtype, setup.device, setup.options.seed),
                                        setup.text, setup.dtype, setup.device, gates)),
+        graph_(decoder_, setup.options.cuda_graphs),
         ids_(at::detail::createCPUGenerator(setup.options.seed + 1)) {}
 
   TtftResult ttft() {
@@ -272,15 +276,14 @@ class PolicyBench {
     r.fill_s = seconds_since(start);
     r.fill_evictions = timer.take();
 
-    // Greedy decode with the token kept on the device: no host round trip per step, as a CUDA graph
-    // will need; the cache's metadata gets no token id (-1) for the same reason.
+    // Greedy decode with the token kept on the device: no host round trip per step (the cache's
+    // metadata gets no token id, -1, for the same reason). Steps are CUDA graph replays unless
+    // --no-cuda-graphs.
     at::Tensor token = at::randint(0, s_.text.vocab_size, {1}, ids_, at::kLong).to(s_.device);
     int64_t position = context;
+    const qwen3vl::DecodeGraph::Counters graphs_before = graph_.counters();
     const auto step = [&] {
-      const at::Tensor rows = at::full({3, 1}, position++, at::kLong);
-      const cache::ForwardTokens tokens{{{.modality = cache::Modality::Generated}}};
-      const at::Tensor hidden = decoder_.model.forward(decoder_.model.embed(token), rows, tokens, timer);
-      token = decoder_.lm_head(hidden).argmax(-1);
+      token = graph_.step(token, position++, {.modality = cache::Modality::Generated}, timer).argmax(-1);
     };
     for (int64_t i = 0; i < s_.options.warmup; ++i) step();
     timer.take();
@@ -301,6 +304,9 @@ class PolicyBench {
     r.bytes_per_token = decode_weight_bytes + (kv_before + c.kv_bytes) / 2;
     r.floor_fraction = static_cast<double>(r.bytes_per_token) / bandwidth / (r.decode_s / static_cast<double>(r.steps));
     r.peak_memory_bytes = peak_memory(s_.device);
+    const qwen3vl::DecodeGraph::Counters& g = graph_.counters();
+    r.graph_replays = g.replays - graphs_before.replays;
+    r.graph_captures = g.captures - graphs_before.captures;
     return r;
   }
 
@@ -320,6 +326,7 @@ class PolicyBench {
   const Setup& s_;
   std::shared_ptr<const cache::Policy> policy_;
   qwen3vl::TextDecoder decoder_;
+  qwen3vl::DecodeGraph graph_;
   at::Generator ids_;  // token ids and the synthetic frame, on the CPU
 };
 
@@ -362,6 +369,7 @@ BenchReport run_bench(const BenchOptions& options) {
   report.device = s.device.str();
   report.dtype = dtype_name(s.dtype);
   report.memory_stats = s.device.is_cuda();
+  report.cuda_graphs = options.cuda_graphs && s.device.is_cuda();
   {
     const io::RandomWeights sizes(s.tensors, s.dtype, at::kCPU, options.seed);
     report.parameters = sizes.numel();
@@ -424,7 +432,9 @@ std::string bench_json(const BenchReport& r) {
                         {"hbm_floor_fraction", d.floor_fraction},
                         {"fill_evictions", evictions(d.fill_evictions)},
                         {"decode_evictions", evictions(d.decode_evictions)},
-                        {"peak_memory_bytes", optional(d.peak_memory_bytes)}});
+                        {"peak_memory_bytes", optional(d.peak_memory_bytes)},
+                        {"graph_replays", d.graph_replays},
+                        {"graph_captures", d.graph_captures}});
     const TtftResult& t = p.ttft;
     runs.push_back({{"policy", p.policy},
                     {"gates", p.gates.empty() ? json(nullptr) : json(p.gates)},
@@ -450,6 +460,7 @@ std::string bench_json(const BenchReport& r) {
                     {"decode_weight_bytes", r.decode_weight_bytes},
                     {"copy_bandwidth_bytes_per_second", r.copy_bandwidth},
                     {"memory_stats", r.memory_stats},
+                    {"cuda_graphs", r.cuda_graphs},
                     {"runs", std::move(runs)}};
   return out.dump(2) + "\n";
 }

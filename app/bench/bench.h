@@ -27,6 +27,7 @@ struct BenchOptions {
   // (default kDefaultFillChunk) and chunks the TTFT prompt (default: one forward).
   KvCacheSettings kv;
   uint64_t seed = 0;
+  bool cuda_graphs = true;  // decode steps as CUDA graph replays (language/qwen3vl/decode_graph.h)
 
   // Throws InvalidInput naming the option for a value out of range, before anything is loaded.
   void validate() const;
@@ -56,6 +57,7 @@ struct DecodeResult {
   double floor_fraction = 0;    // (bytes_per_token / copy bandwidth) / measured seconds per token
   EvictionTiming fill_evictions, decode_evictions;
   std::optional<int64_t> peak_memory_bytes;  // device allocator peak over fill + decode (CUDA only)
+  int64_t graph_replays = 0, graph_captures = 0;  // of the warm-up and timed steps
 };
 
 struct TtftResult {
@@ -86,6 +88,7 @@ struct BenchReport {
   int64_t decode_weight_bytes = 0;  // text weights one decode step reads (tied embedding once)
   double copy_bandwidth = 0;        // bytes/s, a device-to-device copy counted as read + write
   bool memory_stats = false;        // device allocator statistics available (CUDA)
+  bool cuda_graphs = false;         // decode steps were allowed to run as CUDA graph replays
   std::vector<PolicyResult> runs;   // full first, then the requested policy when it is another
 };
 

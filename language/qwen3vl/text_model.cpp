@@ -147,4 +147,12 @@ at::Tensor TextModel::forward(const at::Tensor& inputs_embeds, const at::Tensor&
   return norm_(hidden);
 }
 
+at::Tensor TextModel::decode_layers(const at::Tensor& inputs_embeds, const at::Tensor& position_ids,
+                                    cache::KvCache& cache) const {
+  const RotaryTables rope = rotary_.tables(position_ids, dtype());
+  at::Tensor hidden = inputs_embeds;
+  for (const TextDecoderLayer& layer : layers_) hidden = layer(hidden, rope, cache);
+  return norm_(hidden);
+}
+
 }  // namespace trimvl::qwen3vl

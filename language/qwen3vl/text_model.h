@@ -63,6 +63,11 @@ class TextModel {
                      const cache::ForwardTokens& tokens, cache::KvCache& cache,
                      const DeepstackInputs* deepstack = nullptr) const;
 
+  // The device work of a one-token decode forward whose input checks and cache transaction the
+  // caller owns (DecodeGraph, which captures it in a CUDA graph): every layer and the final norm,
+  // with no host synchronisation. position_ids: [3, 1] int64 on the model's device.
+  at::Tensor decode_layers(const at::Tensor& inputs_embeds, const at::Tensor& position_ids, cache::KvCache& cache) const;
+
   const at::Tensor& embed_tokens() const { return embed_tokens_; }  // [vocab, hidden]
   const TextConfig& config() const { return config_; }
   bool has_gates() const { return has_gates_; }

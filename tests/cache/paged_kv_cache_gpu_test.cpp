@@ -1,10 +1,14 @@
 // The paged cache and the real policies on CUDA against the same run on the CPU (the ATen
 // reference): identical retained sets after every forward on tie-free inputs, attention outputs
-// within float tolerance. Skips where no CUDA device exists (CI).
+// within float tolerance. With a query group the kernels take (4), CUDA decode forwards run on
+// kernels/ops/paged_attention.h — device block tables, re-uploaded after prefills and evictions —
+// and are graph-capturable; with one they do not (3), on the ATen path. Skips where no CUDA
+// device exists (CI).
 #include <cstdint>
 #include <vector>
 
 #include <ATen/ATen.h>
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "cache/paged_kv_cache.h"
@@ -16,20 +20,20 @@
 namespace trimvl::cache {
 namespace {
 
-constexpr int kLayers = 3, kKvHeads = 2, kHeads = 6;
+constexpr int kLayers = 3, kKvHeads = 2;
 constexpr int64_t kDim = 64;
 
 struct Forward {
   std::vector<at::Tensor> q, k, v, log_beta;  // per layer, on the CPU
 };
 
-std::vector<Forward> random_stream(at::ScalarType dtype) {
+std::vector<Forward> random_stream(at::ScalarType dtype, int heads) {
   at::manual_seed(11);
   std::vector<Forward> stream;
   for (int64_t t : {37, 16, 16, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 9, 1, 1, 1, 1}) {
     Forward f;
     for (int l = 0; l < kLayers; ++l) {
-      f.q.push_back(at::randn({t, kHeads, kDim}).to(dtype));
+      f.q.push_back(at::randn({t, heads, kDim}).to(dtype));
       f.k.push_back(at::randn({t, kKvHeads, kDim}).to(dtype));
       f.v.push_back(at::randn({t, kKvHeads, kDim}).to(dtype));
       // Continuous log β: scores tie-free with overwhelming probability.
@@ -43,6 +47,7 @@ std::vector<Forward> random_stream(at::ScalarType dtype) {
 struct Outcome {
   std::vector<at::Tensor> outputs;                 // per forward and layer, on the CPU
   std::vector<std::vector<at::Tensor>> positions;  // per forward, per stream
+  int64_t keyed_decodes = 0;                       // one-token forwards the kernels took (graph key)
 };
 
 Outcome run(const std::vector<Forward>& stream, const PolicyOptions& o, at::ScalarType dtype, c10::Device device) {
@@ -52,6 +57,7 @@ Outcome run(const std::vector<Forward>& stream, const PolicyOptions& o, at::Scal
   Outcome out;
   for (const Forward& f : stream) {
     ForwardScope scope(cache, ForwardTokens::uniform(f.q.front().size(0), Modality::Text));
+    if (cache.graph_key()) ++out.keyed_decodes;
     for (int l = 0; l < kLayers; ++l)
       out.outputs.push_back(cache
                                 .attend(l, f.q[l].to(device), f.k[l].to(device), f.v[l].to(device),
@@ -77,16 +83,23 @@ void expect_same(const Outcome& cpu, const Outcome& gpu, double tolerance) {
 
 TEST(PagedKvCacheGpu, PoliciesKeepWhatTheCpuReferenceKeeps) {
   TRIMVL_REQUIRE_CUDA();
-  for (const auto& [dtype, tolerance] : {std::pair{at::kFloat, 1e-4}, std::pair{at::kBFloat16, 2e-2}}) {
-    const auto stream = random_stream(dtype);
-    for (PolicyKind kind : {PolicyKind::TrimKV, PolicyKind::DBTrimKV}) {
-      PolicyOptions o;
-      o.kind = kind;
-      o.budget = 6;
-      o.buffer = 3;
-      o.min_per_head = kind == PolicyKind::DBTrimKV ? 1 : 0;
-      SCOPED_TRACE(make_policy(o)->describe() + (dtype == at::kFloat ? " fp32" : " bf16"));
-      expect_same(run(stream, o, dtype, at::kCPU), run(stream, o, dtype, at::kCUDA), tolerance);
+  for (const int heads : {6, 8}) {
+    for (const auto& [dtype, tolerance] : {std::pair{at::kFloat, 1e-4}, std::pair{at::kBFloat16, 2e-2}}) {
+      const auto stream = random_stream(dtype, heads);
+      for (PolicyKind kind : {PolicyKind::Full, PolicyKind::TrimKV, PolicyKind::DBTrimKV, PolicyKind::StreamingLLM}) {
+        PolicyOptions o;
+        o.kind = kind;
+        o.budget = kind == PolicyKind::Full ? 0 : 6;
+        o.buffer = 3;
+        o.min_per_head = kind == PolicyKind::DBTrimKV ? 1 : 0;
+        o.sinks = 2;
+        SCOPED_TRACE(fmt::format("{} {} heads {}", make_policy(o)->describe(), heads,
+                                 dtype == at::kFloat ? "fp32" : "bf16"));
+        const Outcome gpu = run(stream, o, dtype, at::kCUDA);
+        expect_same(run(stream, o, dtype, at::kCPU), gpu, tolerance);
+        // 17 one-token forwards; the first one the kernels take has no key yet (it proves they do).
+        EXPECT_EQ(gpu.keyed_decodes, heads == 8 ? 16 : 0);
+      }
     }
   }
 }

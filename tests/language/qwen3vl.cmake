@@ -5,7 +5,7 @@ target_link_libraries(qwen3vl_tiny_checkpoint PUBLIC trimvl_test_support trimvl_
 trimvl_use_torch_pch(qwen3vl_tiny_checkpoint)
 
 trimvl_add_gtest(qwen3vl_text_unit_tests LABELS unit
-  SOURCES qwen3vl_text_test.cpp
+  SOURCES qwen3vl_text_test.cpp qwen3vl_decode_graph_test.cpp
   LINKS trimvl_language qwen3vl_tiny_checkpoint)
 
 trimvl_add_gtest(qwen3vl_text_golden_tests LABELS golden GOLDEN

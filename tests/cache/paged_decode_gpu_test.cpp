@@ -1,0 +1,152 @@
+// The paged decode kernels (kernels/ops/paged_attention.h) against the ATen reference
+// (cache/paged_attention.h) on the device: random pools, shuffled block tables, streams of very
+// different lengths (split-K on and off), every supported dtype, head dim and query group. Skips
+// where no CUDA device exists (CI).
+#include <cstdint>
+#include <vector>
+
+#include <ATen/ATen.h>
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include "cache/paged_attention.h"
+#include "kernels/ops/paged_attention.h"
+#include "kernels/runtime/dtype.h"
+#include "tests/support/golden.h"
+#include "tests/support/test_env.h"
+
+namespace trimvl::cache {
+namespace {
+
+constexpr int64_t kBlock = 16;
+
+struct Pool {
+  ops::PagedView view;
+  std::vector<std::vector<int32_t>> tables;  // per stream
+};
+
+// `lengths` streams in a pool of shuffled blocks; keys/values N(0, 1) in `dtype`, every slot
+// written (random), the table padded with -1 past each stream's blocks (never read).
+Pool make_pool(const std::vector<int64_t>& lengths, int64_t dim, at::ScalarType dtype, int64_t capacity,
+               at::Generator& gen) {
+  const auto cuda = at::TensorOptions().device(at::kCUDA);
+  int64_t blocks = 0;
+  for (const int64_t l : lengths) blocks += (l + kBlock - 1) / kBlock;
+  blocks += 3;  // free blocks never referenced
+  const at::Tensor order = at::randperm(blocks, gen, at::kInt);
+  Pool p;
+  at::Tensor table = at::full({static_cast<int64_t>(lengths.size()), capacity / kBlock}, -1, at::kInt);
+  int64_t next = 0;
+  for (size_t s = 0; s < lengths.size(); ++s) {
+    std::vector<int32_t> own;
+    for (int64_t b = 0; b < (lengths[s] + kBlock - 1) / kBlock; ++b) {
+      own.push_back(order[next++].item<int32_t>());
+      table[static_cast<int64_t>(s)][b] = own.back();
+    }
+    p.tables.push_back(std::move(own));
+  }
+  p.view.keys = at::randn({blocks * kBlock, dim}, gen).to(cuda.dtype(dtype));
+  p.view.values = at::randn({blocks * kBlock, dim}, gen).to(cuda.dtype(dtype));
+  p.view.positions = at::zeros({blocks * kBlock}, cuda.dtype(at::kLong));
+  p.view.log_beta = at::zeros({blocks * kBlock}, cuda.dtype(dtype));
+  p.view.block_table = table.to(at::kCUDA);
+  p.view.lengths = at::tensor(lengths, at::kLong).to(cuda.dtype(at::kInt));
+  p.view.block_size = kBlock;
+  return p;
+}
+
+// The rows of streams first.. in a padded [H, W, D] batch, as PagedKvCache gathers them.
+std::pair<at::Tensor, at::Tensor> gather(const Pool& p, const std::vector<int64_t>& lengths, int64_t first,
+                                         int64_t heads) {
+  const int64_t width = *std::max_element(lengths.begin() + first, lengths.begin() + first + heads);
+  at::Tensor slots = at::zeros({heads, width}, at::kLong);
+  for (int64_t h = 0; h < heads; ++h)
+    for (int64_t i = 0; i < lengths[static_cast<size_t>(first + h)]; ++i)
+      slots[h][i] = int64_t{p.tables[static_cast<size_t>(first + h)][static_cast<size_t>(i / kBlock)]} * kBlock +
+                    i % kBlock;
+  const at::Tensor flat = slots.view(-1).to(at::kCUDA);
+  const int64_t d = p.view.keys.size(1);
+  return {p.view.keys.index_select(0, flat).view({heads, width, d}),
+          p.view.values.index_select(0, flat).view({heads, width, d})};
+}
+
+double relative_error(const at::Tensor& got, const at::Tensor& want) {
+  return (got.to(at::kDouble) - want).norm().item<double>() / want.norm().item<double>();
+}
+
+TEST(PagedDecodeGpu, MatchesTheReferenceForEveryDtypeDimAndGroup) {
+  TRIMVL_REQUIRE_CUDA();
+  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(21);
+  // Two layers of three kv heads; layer 1 is attended, so its streams start at 3. One stream of a
+  // single token (a head that was emptied, plus the new one), one that ends mid-block, one long
+  // enough for several splits.
+  const std::vector<int64_t> lengths = {5, 40, 7, 1, 333, 4099};
+  const int64_t first = 3, heads = 3;
+  for (const auto dtype : {at::kFloat, at::kBFloat16, at::kHalf}) {
+    // fp32: accumulation order only; bf16/fp16: the output's own rounding (2^-8 / 2^-11 per element).
+    const double tolerance = dtype == at::kFloat ? 1e-5 : dtype == at::kBFloat16 ? 8e-3 : 2e-3;
+    for (const int64_t dim : {64, 128}) {
+      for (const int64_t group : {1, 2, 4, 8}) {
+        for (const int64_t capacity : {8192, 16384}) {  // a larger capacity: more (empty) splits
+          SCOPED_TRACE(fmt::format("{} D={} G={} capacity {}", c10::toString(dtype), dim, group, capacity));
+          const Pool p = make_pool(lengths, dim, dtype, capacity, gen);
+          const at::Tensor q = at::randn({heads * group, dim}, gen).to(at::TensorOptions(at::kCUDA).dtype(dtype));
+          ASSERT_TRUE(ops::paged_decode_supported(q, heads));
+          const double scale = 1.0 / std::sqrt(static_cast<double>(dim));
+          const at::Tensor got = ops::paged_decode_attention(q, p.view, first, heads, capacity, scale);
+          const auto [keys, values] = gather(p, lengths, first, heads);
+          const std::vector<int64_t> rows(lengths.begin() + first, lengths.begin() + first + heads);
+          const at::Tensor want = attend_new_tokens(q.unsqueeze(0).to(at::kDouble), keys.to(at::kDouble),
+                                                    values.to(at::kDouble), rows, scale)
+                                      .squeeze(0);
+          ASSERT_FALSE(got.isnan().any().item<bool>());
+          EXPECT_LT(relative_error(got, want), tolerance);
+        }
+      }
+    }
+  }
+}
+
+TEST(PagedDecodeGpu, UnsupportedShapesAreRefusedNotMiscomputed) {
+  TRIMVL_REQUIRE_CUDA();
+  const auto cuda = at::TensorOptions().device(at::kCUDA).dtype(at::kBFloat16);
+  EXPECT_FALSE(ops::paged_decode_supported(at::zeros({6, 128}, cuda), 2));  // group 3
+  EXPECT_FALSE(ops::paged_decode_supported(at::zeros({4, 96}, cuda), 2));   // head dim 96
+  EXPECT_FALSE(ops::paged_decode_supported(at::zeros({4, 128}, at::kBFloat16), 2));  // CPU
+  EXPECT_TRUE(ops::paged_decode_supported(at::zeros({4, 128}, cuda), 2));
+}
+
+TEST(PagedDecodeGpu, AppendWritesTheTokenAndOpensBlocks) {
+  TRIMVL_REQUIRE_CUDA();
+  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(5);
+  const int64_t dim = 128, heads = 2;
+  // Layer 1's streams (2, 3): one appends mid-block, one opens a new block.
+  const std::vector<int64_t> after = {3, 9, 21, 17};
+  Pool p = make_pool(after, dim, at::kBFloat16, 256, gen);
+  const auto cuda = at::TensorOptions().device(at::kCUDA);
+  const std::vector<int32_t> fresh_block = {p.tables[3].back()};
+  // Stream 3's new block is not in the device table yet: the append must enter it.
+  p.view.block_table[3][1].fill_(-1);
+  std::vector<int32_t> slots(after.size(), 0);
+  for (size_t s = 0; s < after.size(); ++s)
+    slots[s] = p.tables[s][static_cast<size_t>((after[s] - 1) / kBlock)] * static_cast<int32_t>(kBlock) +
+               static_cast<int32_t>((after[s] - 1) % kBlock);
+  const at::Tensor slot_tensor = at::tensor(slots, at::kInt).to(at::kCUDA);
+  const at::Tensor k = at::randn({heads, dim}, gen).to(cuda.dtype(at::kBFloat16));
+  const at::Tensor v = at::randn({heads, dim}, gen).to(cuda.dtype(at::kBFloat16));
+  const at::Tensor log_beta = at::randn({heads}, gen).to(cuda.dtype(at::kBFloat16));
+  const at::Tensor position = at::full({1}, 1234, cuda.dtype(at::kLong));
+  ops::paged_append(p.view, 2, k, v, log_beta, slot_tensor, position);
+  for (int64_t h = 0; h < heads; ++h) {
+    const int64_t slot = slots[static_cast<size_t>(2 + h)];
+    EXPECT_TRUE(at::equal(p.view.keys[slot], k[h]));
+    EXPECT_TRUE(at::equal(p.view.values[slot], v[h]));
+    EXPECT_EQ(p.view.positions[slot].item<int64_t>(), 1234);
+    EXPECT_TRUE(at::equal(p.view.log_beta[slot], log_beta[h]));
+  }
+  EXPECT_EQ(p.view.block_table[3][1].item<int32_t>(), fresh_block.front());
+  EXPECT_EQ(p.view.block_table[2][1].item<int32_t>(), p.tables[2][1]);  // mid-block: unchanged
+}
+
+}  // namespace
+}  // namespace trimvl::cache
