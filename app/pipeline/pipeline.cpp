@@ -167,6 +167,7 @@ Pipeline::Pipeline(const EngineOptions& options)
   vision_.emplace(vision::qwen3vl::VisionModel::load(dir, dtype_, device_));
   decoder_.emplace(qwen3vl::TextDecoder::load(io::SafetensorsCheckpoint::open(snapshot_.model.weights), text_config,
                                               dtype_, device_, gates ? &*gates : nullptr));
+  graph_.emplace(*decoder_);
   cache_ = new_cache();
   log::info("loaded {} ({} on {}) in {:.1f} s; KV cache: {}{}", dir.string(), dtype_name(dtype_), device_.str(),
             seconds_since(start), policy_->describe(), gates ? fmt::format(", {} gates", cache::gate_type_name(gates->type)) : "");
@@ -362,11 +363,9 @@ at::Tensor Pipeline::forward(cache::KvCache& cache, std::span<const int32_t> ids
   return model.forward(embeds, rows, tokens, cache, &deepstack);
 }
 
-at::Tensor Pipeline::decode_step(cache::KvCache& cache, int32_t token, int64_t position) const {
-  const at::Tensor embeds = decoder_->model.embed(at::full({1}, token, at::kLong).to(device_));
-  const at::Tensor rows = at::full({3, 1}, position, at::kLong);
-  const cache::ForwardTokens tokens{{{.modality = cache::Modality::Generated, .token_id = token}}};
-  return decoder_->model.forward(embeds, rows, tokens, cache);
+at::Tensor Pipeline::decode_step(cache::KvCache& cache, int32_t token, int64_t position) {
+  return graph_->step(at::full({1}, int64_t{token}, at::kLong), position,
+                      {.modality = cache::Modality::Generated, .token_id = token}, cache);
 }
 
 std::pair<SamplingParams, StopConditions> Pipeline::generation_for(const GenerationSettings& s) const {
@@ -480,7 +479,7 @@ Reply Pipeline::ask(const Request& request, const PieceCallback& on_piece) {
     }
     check_cancelled();
     const int64_t index = cache_->seen_tokens();
-    logits = decoder_->lm_head(decode_step(*cache_, token, index + positions.delta));
+    logits = decode_step(*cache_, token, index + positions.delta);
     cached_ids_.push_back(token);
   }
   if (*reason != StopReason::StopString) emit(stop.finish(stream.finish()));

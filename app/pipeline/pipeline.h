@@ -27,6 +27,7 @@
 #include "cache/paged_kv_cache.h"
 #include "cache/policy.h"
 #include "language/qwen3vl/chat_format.h"
+#include "language/qwen3vl/decode_graph.h"
 #include "language/qwen3vl/prompt.h"
 #include "language/qwen3vl/text_decoder.h"
 #include "language/sampling/generation_config.h"
@@ -77,7 +78,8 @@ class Pipeline {
   std::unique_ptr<cache::PagedKvCache> new_cache() const;
   // The cache's counters and what it holds by modality, into `stats`.
   void cache_stats(const cache::PagedKvCache& cache, Stats& stats) const;
-  at::Tensor decode_step(cache::KvCache& cache, int32_t token, int64_t position) const;
+  // The logits [1, vocab] of one generated token's forward; valid until the next step.
+  at::Tensor decode_step(cache::KvCache& cache, int32_t token, int64_t position);
   // The generation_config.json settings with `settings` applied, bounded by the context length.
   std::pair<SamplingParams, StopConditions> generation_for(const GenerationSettings& settings) const;
   std::vector<qwen3vl::Message> to_chat(std::span<const Message> messages) const;
@@ -94,6 +96,7 @@ class Pipeline {
   GenerationConfig generation_;
   std::optional<vision::qwen3vl::VisionModel> vision_;
   std::optional<qwen3vl::TextDecoder> decoder_;
+  std::optional<qwen3vl::DecodeGraph> graph_;  // decode steps of decoder_ (CUDA graph replays on CUDA)
   std::shared_ptr<const cache::Policy> policy_;
   std::optional<int64_t> prefill_chunk_;
 
