@@ -32,6 +32,10 @@ QUESTION_TOKENS = 32  # kTtftQuestionTokens
 DTYPES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}
 
 
+class OptionError(Exception):
+    """Options the model cannot take: reported in one line, not as a traceback."""
+
+
 def positive_int(text: str) -> int:
     value = int(text)
     if value <= 0:
@@ -232,7 +236,7 @@ def run(args: argparse.Namespace) -> dict:
         config = model.config
         longest = max(args.contexts) + args.decode_tokens + 1
         if longest > config.text_config.max_position_embeddings:
-            raise ValueError(f"--contexts: {max(args.contexts)} + {args.decode_tokens + 1} tokens exceed the model's "
+            raise OptionError(f"--contexts: {max(args.contexts)} + {args.decode_tokens + 1} tokens exceed the model's "
                              f"{config.text_config.max_position_embeddings} positions ({args.config})")
         if device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(device)
@@ -268,7 +272,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     try:
         result = run(args)
-    except ValueError as e:  # options the model cannot take: one line, not a traceback
+    except OptionError as e:
         print(f"hf_baseline: error: {e}", file=sys.stderr)
         return 1
     write_json(args.json, result)
