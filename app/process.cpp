@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <string_view>
 
 #include "kernels/runtime/error.h"
 
@@ -30,7 +31,8 @@ ProcessStatus run_process(const std::vector<std::string>& argv) {
   int status = 0;
   while (waitpid(pid, &status, 0) < 0) {
     // A signal handler (the CLI's Ctrl-C) may interrupt the wait; the child is still ours to reap.
-    if (errno != EINTR) throw Error(fmt::format("waiting for '{}': {}", argv[0], std::strerror(errno)), Error::Kind::Internal);
+    if (errno != EINTR)
+      throw Error(fmt::format("waiting for '{}': {}", argv[0], std::strerror(errno)), Error::Kind::Internal);
   }
   ProcessStatus result;
   if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
@@ -42,8 +44,9 @@ std::string shell_quote(const std::vector<std::string>& argv) {
   std::string line;
   for (const std::string& a : argv) {
     if (!line.empty()) line += ' ';
-    const bool plain = !a.empty() && a.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-                                                         "_-+=/.,:@%") == std::string::npos;
+    // Characters no shell treats specially stay bare; everything else goes in single quotes.
+    constexpr std::string_view kPlain = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-+=/.,:@%";
+    const bool plain = !a.empty() && a.find_first_not_of(kPlain) == std::string::npos;
     if (plain) {
       line += a;
       continue;

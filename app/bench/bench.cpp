@@ -386,37 +386,37 @@ BenchReport run_bench(const BenchOptions& options) {
   log::info("bench: {} parameters, {} on {}; copy bandwidth {:.0f} GB/s", report.parameters, report.dtype,
             report.device, report.copy_bandwidth / 1e9);
 
-  {  // the models live here: their device memory goes back before the baseline runs
-    const auto vision = vision::qwen3vl::VisionModel::load(io::RandomWeights(s.tensors, s.dtype, s.device, options.seed),
-                                                           s.vision_config, s.dtype, s.device);
-    s.vision = &vision;
+  // Released before the baseline runs (below); each policy's decoder goes at the end of its turn.
+  std::optional<vision::qwen3vl::VisionModel> vision = vision::qwen3vl::VisionModel::load(
+      io::RandomWeights(s.tensors, s.dtype, s.device, options.seed), s.vision_config, s.dtype, s.device);
+  s.vision = &*vision;
 
-    std::vector<std::shared_ptr<const cache::Policy>> policies = {cache::make_policy(cache::PolicyOptions{})};
-    if (policy->options().kind != cache::PolicyKind::Full) policies.push_back(policy);
-    for (const auto& p : policies) {
-      reset_peak_memory(s.device);
-      PolicyResult result;
-      result.policy = p->describe();
-      std::optional<cache::GateCheckpoint> gates;
-      int64_t decode_bytes = report.decode_weight_bytes;
-      if (const auto type = gates_for(*p)) {
-        gates = random_gates(*type, s.text, s.dtype, s.device, options.seed);
-        result.gates = std::string(cache::gate_type_name(*type));
-        decode_bytes += gate_bytes(*gates);
-      }
-      PolicyBench bench(s, p, gates ? &*gates : nullptr);
-      if (options.warmup > 0) bench.ttft();
-      result.ttft = bench.ttft();
-      log::info("bench: {}: TTFT {:.1f} ms", result.policy, result.ttft.total_s * 1e3);
-      for (const int64_t context : options.contexts) {
-        result.decode.push_back(bench.decode(context, decode_bytes, report.copy_bandwidth));
-        log::info("bench: {}: context {}: {:.1f} tok/s", result.policy, context, result.decode.back().tokens_per_s);
-      }
-      result.peak_memory_bytes = peak_memory(s.device);
-      report.runs.push_back(std::move(result));
+  std::vector<std::shared_ptr<const cache::Policy>> policies = {cache::make_policy(cache::PolicyOptions{})};
+  if (policy->options().kind != cache::PolicyKind::Full) policies.push_back(policy);
+  for (const auto& p : policies) {
+    reset_peak_memory(s.device);
+    PolicyResult result;
+    result.policy = p->describe();
+    std::optional<cache::GateCheckpoint> gates;
+    int64_t decode_bytes = report.decode_weight_bytes;
+    if (const auto type = gates_for(*p)) {
+      gates = random_gates(*type, s.text, s.dtype, s.device, options.seed);
+      result.gates = std::string(cache::gate_type_name(*type));
+      decode_bytes += gate_bytes(*gates);
     }
-    s.vision = nullptr;
+    PolicyBench bench(s, p, gates ? &*gates : nullptr);
+    if (options.warmup > 0) bench.ttft();
+    result.ttft = bench.ttft();
+    log::info("bench: {}: TTFT {:.1f} ms", result.policy, result.ttft.total_s * 1e3);
+    for (const int64_t context : options.contexts) {
+      result.decode.push_back(bench.decode(context, decode_bytes, report.copy_bandwidth));
+      log::info("bench: {}: context {}: {:.1f} tok/s", result.policy, context, result.decode.back().tokens_per_s);
+    }
+    result.peak_memory_bytes = peak_memory(s.device);
+    report.runs.push_back(std::move(result));
   }
+  s.vision = nullptr;
+  vision.reset();
   // The caching allocator keeps what the models used; the baseline, another process, needs it.
   if (s.device.is_cuda()) at::accelerator::emptyCache();
   if (options.hf_baseline) attach_hf_baseline(report, run_hf_baseline(report, options));

@@ -40,7 +40,8 @@ struct BenchOptions {
   // tokens, warm-up and seed.
   std::optional<HfBaselineOptions> hf_baseline;
 
-  // Throws InvalidInput (NotFound for a missing baseline script) naming the option for a value out of range, before anything is loaded.
+  // Throws InvalidInput naming the option for a value out of range (NotFound for a missing baseline
+  // script), before anything is loaded.
   void validate() const;
 };
 

@@ -79,10 +79,12 @@ void read_results(HfBaseline& hf, const fs::path& file, const BenchReport& repor
 
   const auto it = j.find("decode");
   if (it == j.end() || !it->is_array() || it->size() != options.contexts.size())
-    throw root.error("decode", fmt::format("expected an array of {} results, one per context", options.contexts.size()));
+    throw root.error("decode",
+                     fmt::format("expected an array of {} results, one per context", options.contexts.size()));
   for (size_t i = 0; i < it->size(); ++i) {
     const ConfigObject d((*it)[i], file.string(), fmt::format("decode[{}]", i));
-    HfDecodeResult r{.context = d.integer("context"), .steps = d.integer("steps"), .tokens_per_s = d.number("tokens_per_second")};
+    const HfDecodeResult r{
+        .context = d.integer("context"), .steps = d.integer("steps"), .tokens_per_s = d.number("tokens_per_second")};
     if (r.context != options.contexts[i])
       throw d.error("context", fmt::format("expected {} (--contexts order), got {}", options.contexts[i], r.context));
     if (!(r.tokens_per_s > 0))

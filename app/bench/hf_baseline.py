@@ -67,13 +67,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--dtype", choices=sorted(DTYPES), default="bf16", help="weights and activations (default: bf16)")
     ap.add_argument("--contexts", type=contexts_list, default=[1024, 8192, 32768],
                     help="text tokens before decoding, comma-separated (default: 1024,8192,32768)")
-    ap.add_argument("--decode-tokens", type=positive_int, default=64, help="timed decode steps per context")
+    ap.add_argument("--decode-tokens", type=positive_int, default=64,
+                    help="timed decode steps per context (default: 64)")
     ap.add_argument("--warmup", type=non_negative_int, default=3,
                     help="untimed warm-up generates before measuring (> 0 also runs TTFT once untimed and one "
-                         "untimed generate at each context)")
+                         "untimed generate at each context; default: 3)")
     ap.add_argument("--repeats", type=positive_int, default=3,
                     help="decode: t_1 and t_K are each the fastest of this many generates (default: 3)")
-    ap.add_argument("--seed", type=int, default=0, help="weights and token ids")
+    ap.add_argument("--seed", type=int, default=0, help="weights and token ids (default: 0)")
     ap.add_argument("--json", type=Path, required=True, help="write the results here")
     return ap.parse_args(argv)
 

@@ -72,7 +72,8 @@ void register_bench(CLI::App& app) {
   cmd->add_option("--python", options->python, "Python with torch and transformers for --hf-baseline")
       ->capture_default_str()
       ->group(hf_group);
-  cmd->add_option("--hf-script", options->hf_script, "The baseline script (its command line: app/bench/hf_baseline.py)")
+  cmd->add_option("--hf-script", options->hf_script,
+                  "The baseline script: app/bench/hf_baseline.py, or one with its options and JSON")
       ->capture_default_str()
       ->group(hf_group);
   cmd->callback([options] {
