@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <utility>
 
 #include "app/process.h"
@@ -67,7 +68,9 @@ void read_results(HfBaseline& hf, const fs::path& file, const BenchReport& repor
   hf.torch_version = root.string("torch_version");
   hf.device_name = root.string("device_name");
   hf.attn_implementation = root.string("attn_implementation");
-  const ConfigObject ttft = *root.object("ttft");
+  const std::optional<ConfigObject> ttft_object = root.object("ttft");
+  if (!ttft_object) throw root.error("ttft", "missing");
+  const ConfigObject& ttft = *ttft_object;
   hf.ttft_s = ttft.number("seconds");
   hf.image_tokens = ttft.integer("image_tokens");
   hf.prompt_tokens = ttft.integer("prompt_tokens");
@@ -87,6 +90,8 @@ void read_results(HfBaseline& hf, const fs::path& file, const BenchReport& repor
         .context = d.integer("context"), .steps = d.integer("steps"), .tokens_per_s = d.number("tokens_per_second")};
     if (r.context != options.contexts[i])
       throw d.error("context", fmt::format("expected {} (--contexts order), got {}", options.contexts[i], r.context));
+    if (r.steps != options.decode_tokens)
+      throw d.error("steps", fmt::format("expected {} (--decode-tokens), got {}", options.decode_tokens, r.steps));
     if (!(r.tokens_per_s > 0))
       throw d.error("tokens_per_second", fmt::format("expected a positive rate, got {}", r.tokens_per_s));
     hf.decode.push_back(r);

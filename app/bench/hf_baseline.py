@@ -114,12 +114,11 @@ def ttft_input_ids(config, image_tokens: int, generator) -> list[int]:
             + question)
 
 
-def build_model(config_path: Path, device, dtype):
+def build_model(config, device, dtype):
     """The random model, its parameters created and initialised on `device` in `dtype` (no CPU copy)."""
     import torch
-    from transformers import Qwen3VLConfig, Qwen3VLForConditionalGeneration
+    from transformers import Qwen3VLForConditionalGeneration
 
-    config = Qwen3VLConfig.from_json_file(str(config_path))
     with torch.device(device):
         model = Qwen3VLForConditionalGeneration._from_config(config, dtype=dtype, attn_implementation="sdpa")
     model.eval()
@@ -136,13 +135,13 @@ def synchronize(device) -> None:
         torch.cuda.synchronize(device)
 
 
-def timed(device, fn):
-    """(seconds, result) of fn(), the device drained before and after."""
+def timed(device, fn) -> float:
+    """Seconds fn() takes, the device drained before and after."""
     synchronize(device)
     start = time.perf_counter()
-    result = fn()
+    fn()
     synchronize(device)
-    return time.perf_counter() - start, result
+    return time.perf_counter() - start
 
 
 def measure_ttft(model, config, device, warmup: int, generator) -> dict:
@@ -165,7 +164,7 @@ def measure_ttft(model, config, device, warmup: int, generator) -> dict:
 
     if warmup > 0:
         first_token()
-    seconds, _ = timed(device, first_token)
+    seconds = timed(device, first_token)
     return {"seconds": seconds, "image_tokens": image_tokens, "prompt_tokens": ids.shape[1],
             "timed": "vision + prefill + first token (pixel_values given; preprocessing not timed)"}
 
@@ -182,7 +181,7 @@ def generate(model, ids, new_tokens: int):
 
 
 def fastest(device, repeats: int, fn) -> float:
-    return min(timed(device, fn)[0] for _ in range(repeats))
+    return min(timed(device, fn) for _ in range(repeats))
 
 
 def measure_decode(model, config, device, context: int, decode_tokens: int, warmup: int, repeats: int,
@@ -224,6 +223,7 @@ def write_json(path: Path, payload: dict) -> None:
 def run(args: argparse.Namespace) -> dict:
     import torch
     import transformers
+    from transformers import Qwen3VLConfig
 
     device = torch.device(args.device)
     if device.type == "cuda" and device.index is None:
@@ -233,12 +233,13 @@ def run(args: argparse.Namespace) -> dict:
     generator = torch.Generator().manual_seed(args.seed + 1)  # token ids and pixels, on the CPU
 
     with torch.inference_mode():
-        model = build_model(args.config, device, dtype)
-        config = model.config
-        longest = max(args.contexts) + args.decode_tokens + 1
-        if longest > config.text_config.max_position_embeddings:
-            raise OptionError(f"--contexts: {max(args.contexts)} + {args.decode_tokens + 1} tokens exceed the model's "
-                             f"{config.text_config.max_position_embeddings} positions ({args.config})")
+        config = Qwen3VLConfig.from_json_file(str(args.config))
+        # generate() with K = decode_tokens + 1 new tokens feeds K - 1 of them back.
+        positions = config.text_config.max_position_embeddings
+        if max(args.contexts) + args.decode_tokens > positions:
+            raise OptionError(f"--contexts: {max(args.contexts)} + {args.decode_tokens} decode tokens exceed the "
+                              f"model's {positions} positions ({args.config})")
+        model = build_model(config, device, dtype)
         if device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(device)
         for _ in range(args.warmup):

@@ -274,35 +274,48 @@ TEST_F(BenchCli, AFailingBaselineKeepsOurResultsAndGivesOneError) {
   EXPECT_NE(j.at("hf_baseline").at("command").get<std::string>().find("/bin/false"), std::string::npos);
 }
 
-// A script that runs but reports another prompt or other contexts gives no ratios: comparing them
-// would be comparing different work.
+// A script whose JSON reports other work (another prompt, other contexts or steps) or lacks a field
+// gives no ratios but one error naming the script and the field: comparing them would mislead.
 TEST_F(BenchCli, ABaselineOfOtherWorkIsRefused) {
   const fs::path script = tmp / "fake_baseline.py";
   const std::string python = test::env_path("TRIMVL_PYTHON").string();
-  const auto fake = [&](int64_t image_tokens, int64_t context) {
+  // Writes `ttft` and `decode` (Python literals) with the fields every script writes.
+  const auto fake = [&](const std::string& ttft, const std::string& decode) {
     test::write_file(script, fmt::format(R"(import json, sys
 out = sys.argv[sys.argv.index("--json") + 1]
 json.dump({{"transformers_version": "x", "torch_version": "y", "device_name": "z", "attn_implementation": "sdpa",
-           "ttft": {{"seconds": 1.0, "image_tokens": {}, "prompt_tokens": {}}},
-           "decode": [{{"context": {}, "steps": 2, "tokens_per_second": 5.0}}]}}, open(out, "w"))
+           "ttft": {}, "decode": {}}}, open(out, "w"))
 )",
-                                         image_tokens, image_tokens + 34, context));
+                                         ttft, decode));
     return test::run_trimvl(fmt::format("bench --device cpu --config '{}' --kv-policy full --contexts 16 "
                                         "--decode-tokens 2 --warmup 0 --hf-baseline --python '{}' --hf-script '{}'",
                                         config.string(), python, script.string()),
                             tmp);
   };
-  const test::CliOutcome same = fake(1024, 16);  // the fake itself is fine: the checks below are the refusal
+  const std::string ttft = R"({"seconds": 1.0, "image_tokens": 1024, "prompt_tokens": 1058})";
+  const std::string decode = R"([{"context": 16, "steps": 2, "tokens_per_second": 5.0}])";
+  // The fake itself is accepted, so each refusal below is the one change's doing.
+  const test::CliOutcome same = fake(ttft, decode);
   EXPECT_EQ(same.code, 0) << same.err;
   EXPECT_NE(same.out.find("HF transformers baseline (transformers x, sdpa)"), std::string::npos) << same.out;
 
-  const test::CliOutcome prompt = fake(999, 16);
-  EXPECT_EQ(prompt.code, 1);
-  EXPECT_NE(prompt.err.find("fake_baseline.py gave no results"), std::string::npos) << prompt.err;
-  EXPECT_NE(prompt.err.find("not the same prompt"), std::string::npos) << prompt.err;
-  const test::CliOutcome context = fake(1024, 17);
-  EXPECT_EQ(context.code, 1);
-  EXPECT_NE(context.err.find("key 'decode[0].context': expected 16"), std::string::npos) << context.err;
+  struct Case {
+    std::string ttft, decode, message;
+  };
+  const std::vector<Case> cases = {
+      {R"({"seconds": 1.0, "image_tokens": 999, "prompt_tokens": 1033})", decode, "not the same prompt"},
+      {ttft, R"([{"context": 17, "steps": 2, "tokens_per_second": 5.0}])", "key 'decode[0].context': expected 16"},
+      {ttft, R"([{"context": 16, "steps": 3, "tokens_per_second": 5.0}])", "key 'decode[0].steps': expected 2"},
+      {ttft, R"([{"context": 16, "steps": 2, "tokens_per_second": 0.0}])", "expected a positive rate"},
+      {ttft, "[]", "key 'decode': expected an array of 1 results"},
+      {"None", decode, "key 'ttft': missing"},
+  };
+  for (const Case& c : cases) {
+    const test::CliOutcome r = fake(c.ttft, c.decode);
+    EXPECT_EQ(r.code, 1) << c.message;
+    EXPECT_NE(r.err.find("fake_baseline.py gave no results"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find(c.message), std::string::npos) << r.err;
+  }
 }
 
 TEST_F(BenchCli, BadOptionsGiveOneErrorAndANonZeroExit) {
