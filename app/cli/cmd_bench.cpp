@@ -34,7 +34,8 @@ void register_bench(CLI::App& app) {
   auto* cmd = app.add_subcommand(
       "bench",
       "Speed and memory of a random-weight Qwen3-VL (full cache and one KV policy): decode tok/s, TTFT, "
-      "peak memory, KV bytes, evictions, fraction of the HBM floor");
+      "peak memory, KV bytes, evictions, fraction of the HBM floor; with --hf-baseline, HF transformers on the same "
+      "shapes and prompts and the ratios ours/theirs");
   cmd->add_option("--config", options->config, "Qwen3-VL config.json whose shapes to build (default: the bundled 4B)")
       ->capture_default_str();
   cmd->add_option("--device", b.device, "cpu, cuda or cuda:N")->capture_default_str();
