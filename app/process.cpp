@@ -2,6 +2,7 @@
 
 #include <spawn.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -18,16 +19,20 @@ std::string ProcessStatus::describe() const {
   return fmt::format("exit status {}", exit_code);
 }
 
-ProcessStatus run_process(const std::vector<std::string>& argv) {
+ProcessStatus run_process(const std::vector<std::string>& argv, bool stdout_to_stderr) {
   TRIMVL_CHECK(!argv.empty(), "run_process: no program given");
   std::vector<char*> args;
   args.reserve(argv.size() + 1);
   for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  if (stdout_to_stderr) posix_spawn_file_actions_adddup2(&actions, STDERR_FILENO, STDOUT_FILENO);
   pid_t pid = 0;
   // posix_spawnp rather than fork: no copy-on-write of a process that may hold gigabytes mapped.
-  if (const int rc = posix_spawnp(&pid, args[0], nullptr, nullptr, args.data(), environ); rc != 0)
-    throw Error(fmt::format("cannot run '{}': {}", argv[0], std::strerror(rc)), Error::Kind::NotFound);
+  const int rc = posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0) throw Error(fmt::format("cannot run '{}': {}", argv[0], std::strerror(rc)), Error::Kind::NotFound);
   int status = 0;
   while (waitpid(pid, &status, 0) < 0) {
     // A signal handler (the CLI's Ctrl-C) may interrupt the wait; the child is still ours to reap.

@@ -117,7 +117,8 @@ HfBaseline run_hf_baseline(const BenchReport& report, const BenchOptions& option
     return f;
   };
   try {
-    const ProcessStatus status = run_process(argv);
+    // Its stdout is diagnostics too: ours is the table's.
+    const ProcessStatus status = run_process(argv, /*stdout_to_stderr=*/true);
     if (!status.ok())
       return failed(fmt::format("failed ({}: {}); its messages, if any, are above",
                                 options.hf_baseline->python.string(), status.describe()));

@@ -282,6 +282,7 @@ TEST_F(BenchCli, ABaselineOfOtherWorkIsRefused) {
   // Writes `ttft` and `decode` (Python literals) with the fields every script writes.
   const auto fake = [&](const std::string& ttft, const std::string& decode) {
     test::write_file(script, fmt::format(R"(import json, sys
+print("a line on the fake's stdout")
 out = sys.argv[sys.argv.index("--json") + 1]
 json.dump({{"transformers_version": "x", "torch_version": "y", "device_name": "z", "attn_implementation": "sdpa",
            "ttft": {}, "decode": {}}}, open(out, "w"))
@@ -298,6 +299,9 @@ json.dump({{"transformers_version": "x", "torch_version": "y", "device_name": "z
   const test::CliOutcome same = fake(ttft, decode);
   EXPECT_EQ(same.code, 0) << same.err;
   EXPECT_NE(same.out.find("HF transformers baseline (transformers x, sdpa)"), std::string::npos) << same.out;
+  // What a script prints is diagnostics: on stderr, not among our results.
+  EXPECT_EQ(same.out.find("fake's stdout"), std::string::npos) << same.out;
+  EXPECT_NE(same.err.find("a line on the fake's stdout"), std::string::npos) << same.err;
 
   struct Case {
     std::string ttft, decode, message;
