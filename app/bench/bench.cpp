@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <utility>
 
+#include "app/bench/hf_baseline.h"
 #include "app/bench/random_model.h"
 #include "app/pipeline/kv_settings.h"
 #include "cache/paged_kv_cache.h"
@@ -338,6 +339,9 @@ void BenchOptions::validate() const {
   TRIMVL_CHECK_ARG(decode_tokens > 0, "--decode-tokens: {} is not a positive count", decode_tokens);
   TRIMVL_CHECK_ARG(warmup >= 0, "--warmup: {} is negative", warmup);
   policy_options(kv);  // throws naming the --kv-* flag
+  // A run takes minutes: a missing script is an error now, not after it.
+  if (hf_baseline && !std::filesystem::is_regular_file(hf_baseline->script))
+    throw Error("no such HF baseline script (--hf-script)", Error::Kind::NotFound).file(hf_baseline->script.string());
 }
 
 BenchReport run_bench(const BenchOptions& options) {
@@ -382,9 +386,10 @@ BenchReport run_bench(const BenchOptions& options) {
   log::info("bench: {} parameters, {} on {}; copy bandwidth {:.0f} GB/s", report.parameters, report.dtype,
             report.device, report.copy_bandwidth / 1e9);
 
-  const auto vision = vision::qwen3vl::VisionModel::load(io::RandomWeights(s.tensors, s.dtype, s.device, options.seed),
-                                                         s.vision_config, s.dtype, s.device);
-  s.vision = &vision;
+  // Released before the baseline runs (below); each policy's decoder goes at the end of its turn.
+  std::optional<vision::qwen3vl::VisionModel> vision = vision::qwen3vl::VisionModel::load(
+      io::RandomWeights(s.tensors, s.dtype, s.device, options.seed), s.vision_config, s.dtype, s.device);
+  s.vision = &*vision;
 
   std::vector<std::shared_ptr<const cache::Policy>> policies = {cache::make_policy(cache::PolicyOptions{})};
   if (policy->options().kind != cache::PolicyKind::Full) policies.push_back(policy);
@@ -410,12 +415,17 @@ BenchReport run_bench(const BenchOptions& options) {
     result.peak_memory_bytes = peak_memory(s.device);
     report.runs.push_back(std::move(result));
   }
+  s.vision = nullptr;
+  vision.reset();
+  // The caching allocator keeps what the models used; the baseline, another process, needs it.
+  if (s.device.is_cuda()) at::accelerator::emptyCache();
+  if (options.hf_baseline) attach_hf_baseline(report, run_hf_baseline(report, options));
   return report;
 }
 
 std::string bench_json(const BenchReport& r) {
   using nlohmann::json;
-  const auto optional = [](const std::optional<int64_t>& v) { return v ? json(*v) : json(nullptr); };
+  const auto optional = [](const auto& v) { return v ? json(*v) : json(nullptr); };
   const auto evictions = [](const EvictionTiming& e) { return json{{"events", e.events}, {"seconds", e.seconds}}; };
   json runs = json::array();
   for (const auto& p : r.runs) {
@@ -434,7 +444,8 @@ std::string bench_json(const BenchReport& r) {
                         {"decode_evictions", evictions(d.decode_evictions)},
                         {"peak_memory_bytes", optional(d.peak_memory_bytes)},
                         {"graph_replays", d.graph_replays},
-                        {"graph_captures", d.graph_captures}});
+                        {"graph_captures", d.graph_captures},
+                        {"hf_ratio", optional(d.hf_ratio)}});
     const TtftResult& t = p.ttft;
     runs.push_back({{"policy", p.policy},
                     {"gates", p.gates.empty() ? json(nullptr) : json(p.gates)},
@@ -446,9 +457,18 @@ std::string bench_json(const BenchReport& r) {
                       {"prefill_seconds", t.prefill_s},
                       {"total_seconds", t.total_s},
                       {"kv_bytes", t.kv_bytes},
-                      {"evictions", evictions(t.evictions)}}},
+                      {"evictions", evictions(t.evictions)},
+                      {"hf_ratio", optional(t.hf_ratio)}}},
                     {"decode", std::move(decode)},
                     {"peak_memory_bytes", optional(p.peak_memory_bytes)}});
+  }
+  // The script's JSON as it wrote it, plus how it ran; a failed run keeps the command and the error.
+  json hf = nullptr;
+  if (r.hf_baseline) {
+    const HfBaseline& b = *r.hf_baseline;
+    hf = b.error.empty() ? json::parse(b.json) : json::object();
+    hf["command"] = b.command;
+    if (!b.error.empty()) hf["error"] = b.error;
   }
   const json out = {{"date", r.date},
                     {"trimvl_version", r.version},
@@ -461,9 +481,36 @@ std::string bench_json(const BenchReport& r) {
                     {"copy_bandwidth_bytes_per_second", r.copy_bandwidth},
                     {"memory_stats", r.memory_stats},
                     {"cuda_graphs", r.cuda_graphs},
-                    {"runs", std::move(runs)}};
+                    {"runs", std::move(runs)},
+                    {"hf_baseline", std::move(hf)}};
   return out.dump(2) + "\n";
 }
+
+namespace {
+
+// The baseline's section: its numbers beside ours, and each ratio as ours over theirs in speed.
+std::string hf_table(const BenchReport& r) {
+  const HfBaseline& hf = *r.hf_baseline;
+  if (!hf.error.empty()) return "\nHF transformers baseline: failed, no ratios (the error follows)\n";
+  std::string out = fmt::format("\nHF transformers baseline (transformers {}, {}) | torch {} | {} on {}\n",
+                                hf.transformers_version, hf.attn_implementation, hf.torch_version, r.dtype,
+                                hf.device_name);
+  out +=
+      "TTFT ratio = HF (vision + prefill + first token, given pixel_values) / ours (vision + prefill + first token, "
+      "preprocess excluded); decode ratio = our tok/s / HF tok/s; > 1: trimvl is faster\n";
+  out += fmt::format("{:<36} {:>7} {:>15} {:>11} {:>8}\n", "policy", "tokens", "ours (no prep)", "HF", "ratio");
+  for (const auto& p : r.runs)
+    out += fmt::format("{:<36} {:>7} {:>12.1f} ms {:>8.1f} ms {:>7.2f}x\n", p.policy, p.ttft.prompt_tokens,
+                       (p.ttft.vision_s + p.ttft.prefill_s) * 1e3, hf.ttft_s * 1e3, p.ttft.hf_ratio.value_or(0));
+  out += fmt::format("{:<36} {:>8} {:>9} {:>9} {:>8}\n", "policy", "context", "tok/s", "HF tok/s", "ratio");
+  for (const auto& p : r.runs)
+    for (size_t i = 0; i < p.decode.size(); ++i)
+      out += fmt::format("{:<36} {:>8} {:>9.1f} {:>9.1f} {:>7.2f}x\n", p.policy, p.decode[i].context,
+                         p.decode[i].tokens_per_s, hf.decode.at(i).tokens_per_s, p.decode[i].hf_ratio.value_or(0));
+  return out;
+}
+
+}  // namespace
 
 std::string bench_table(const BenchReport& r) {
   const auto gib = [](int64_t bytes) {
@@ -498,6 +545,7 @@ std::string bench_table(const BenchReport& r) {
           d.peak_memory_bytes ? gib(*d.peak_memory_bytes) : std::string("n/a"));
     }
   if (!r.memory_stats) out += "\npeak memory: n/a (device allocator statistics exist on CUDA only)\n";
+  if (r.hf_baseline) out += hf_table(r);
   return out;
 }
 

@@ -3,7 +3,9 @@
 // memory, measured for the full cache and for one retention policy — decode tokens/s after filling
 // the cache with N tokens, time to first token for an image prompt, peak device memory, KV bytes,
 // eviction events and their time, and how close a decode step comes to the HBM floor (the bytes it
-// must read over the copy bandwidth measured in the same run). docs/perf.md documents the JSON.
+// must read over the copy bandwidth measured in the same run). Optionally, in the same run, HF
+// transformers on the same config and prompts (app/bench/hf_baseline.py) for the ratios ours/theirs.
+// docs/perf.md documents the JSON.
 //
 // Torch-free: the CLI includes this header only.
 #include <cstdint>
@@ -15,6 +17,12 @@
 #include "app/engine.h"
 
 namespace trimvl::app {
+
+// The HF transformers baseline: `python script --config ... --json FILE` (app/bench/hf_baseline.py).
+struct HfBaselineOptions {
+  std::filesystem::path python;  // an interpreter path, or a name looked up on PATH
+  std::filesystem::path script;
+};
 
 struct BenchOptions {
   std::filesystem::path config;  // a qwen3_vl config.json (text_config, vision_config, token ids)
@@ -28,8 +36,12 @@ struct BenchOptions {
   KvCacheSettings kv;
   uint64_t seed = 0;
   bool cuda_graphs = true;  // decode steps as CUDA graph replays (language/qwen3vl/decode_graph.h)
+  // Run the baseline after our measurements, with the same config, device, dtype, contexts, decode
+  // tokens, warm-up and seed.
+  std::optional<HfBaselineOptions> hf_baseline;
 
-  // Throws InvalidInput naming the option for a value out of range, before anything is loaded.
+  // Throws InvalidInput naming the option for a value out of range (NotFound for a missing baseline
+  // script), before anything is loaded.
   void validate() const;
 };
 
@@ -58,6 +70,7 @@ struct DecodeResult {
   EvictionTiming fill_evictions, decode_evictions;
   std::optional<int64_t> peak_memory_bytes;  // device allocator peak over fill + decode (CUDA only)
   int64_t graph_replays = 0, graph_captures = 0;  // of the warm-up and timed steps
+  std::optional<double> hf_ratio;  // tokens_per_s / HF's at this context (> 1: we are faster)
 };
 
 struct TtftResult {
@@ -68,6 +81,9 @@ struct TtftResult {
   double total_s = 0;
   int64_t kv_bytes = 0;  // held after the prefill
   EvictionTiming evictions;
+  // HF's vision + prefill + first token over ours (vision_s + prefill_s: HF is given pixel_values, so
+  // our preprocessing is left out to compare like with like); > 1: we are faster.
+  std::optional<double> hf_ratio;
 };
 
 struct PolicyResult {
@@ -76,6 +92,22 @@ struct PolicyResult {
   TtftResult ttft;
   std::vector<DecodeResult> decode;
   std::optional<int64_t> peak_memory_bytes;  // over this policy's whole run, weights included
+};
+
+struct HfDecodeResult {
+  int64_t context = 0, steps = 0;
+  double tokens_per_s = 0;
+};
+
+// What the baseline script reported (the fields the ratios and the table need; `json` has all).
+struct HfBaseline {
+  std::string command;  // as run, one shell-quoted line
+  std::string error;    // why there are no results (the script failed, or wrote what we cannot use)
+  std::string json;     // the script's JSON, verbatim
+  std::string transformers_version, torch_version, device_name, attn_implementation;
+  double ttft_s = 0;  // vision + prefill + first token; no preprocessing
+  int64_t image_tokens = 0, prompt_tokens = 0;
+  std::vector<HfDecodeResult> decode;  // in --contexts order
 };
 
 struct BenchReport {
@@ -90,10 +122,12 @@ struct BenchReport {
   bool memory_stats = false;        // device allocator statistics available (CUDA)
   bool cuda_graphs = false;         // decode steps were allowed to run as CUDA graph replays
   std::vector<PolicyResult> runs;   // full first, then the requested policy when it is another
+  std::optional<HfBaseline> hf_baseline;  // when options.hf_baseline; check its `error`
 };
 
 // Runs the benchmark; progress goes to the log. Throws trimvl::Error (InvalidInput / NotFound /
-// Unsupported) for options, config files or devices that do not work.
+// Unsupported) for options, config files or devices that do not work. A baseline that fails does
+// not throw: our results stand, and report.hf_baseline->error says what went wrong.
 BenchReport run_bench(const BenchOptions& options);
 
 std::string bench_json(const BenchReport& report);   // the JSON docs/perf.md describes, indented

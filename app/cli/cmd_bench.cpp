@@ -1,7 +1,9 @@
 // trimvl bench [--config FILE] [--device D] [--dtype T] [--contexts N,...] [--decode-tokens N]
-// [--warmup N] [--kv-policy P --kv-budget M --kv-buffer B --prefill-chunk N] [--json FILE]:
+// [--warmup N] [--kv-policy P --kv-budget M --kv-buffer B --prefill-chunk N] [--json FILE]
+// [--hf-baseline [--python PATH] [--hf-script FILE]]:
 // speed and memory of a random Qwen3-VL model of the config's shape, full cache and one policy
-// (app/bench/bench.h). The table goes to stdout, the JSON (docs/perf.md) to --json.
+// (app/bench/bench.h), and with --hf-baseline HF transformers on the same shapes for the ratios.
+// The table goes to stdout, the JSON (docs/perf.md) to --json.
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -19,6 +21,10 @@ void register_bench(CLI::App& app) {
   struct Options {
     app::BenchOptions bench;
     std::string config = TRIMVL_BENCH_CONFIG, json;
+    bool hf_baseline = false;
+    // The build's reference venv when it has one (its transformers is the pinned one).
+    std::string python = std::string(TRIMVL_PYTHON).empty() ? "python3" : TRIMVL_PYTHON;
+    std::string hf_script = TRIMVL_HF_SCRIPT;
   };
   auto options = std::make_shared<Options>();
   app::BenchOptions& b = options->bench;
@@ -28,7 +34,8 @@ void register_bench(CLI::App& app) {
   auto* cmd = app.add_subcommand(
       "bench",
       "Speed and memory of a random-weight Qwen3-VL (full cache and one KV policy): decode tok/s, TTFT, "
-      "peak memory, KV bytes, evictions, fraction of the HBM floor");
+      "peak memory, KV bytes, evictions, fraction of the HBM floor; with --hf-baseline, HF transformers on the same "
+      "shapes and prompts and the ratios ours/theirs");
   cmd->add_option("--config", options->config, "Qwen3-VL config.json whose shapes to build (default: the bundled 4B)")
       ->capture_default_str();
   cmd->add_option("--device", b.device, "cpu, cuda or cuda:N")->capture_default_str();
@@ -58,9 +65,22 @@ void register_bench(CLI::App& app) {
   cmd->add_flag("--no-cuda-graphs", [&b](int64_t) { b.cuda_graphs = false; },
                 "Run every decode step eagerly instead of replaying CUDA graphs (to measure what they save)");
   cmd->add_option("--json", options->json, "Also write the results as JSON (docs/perf.md) to this file");
+  const std::string hf_group = "HF transformers baseline";
+  cmd->add_flag("--hf-baseline", options->hf_baseline,
+                "After our measurements, run HF transformers (Qwen3VLForConditionalGeneration, sdpa, generate) on "
+                "the same config, device, dtype and prompts and print the ratios ours/theirs")
+      ->group(hf_group);
+  cmd->add_option("--python", options->python, "Python with torch and transformers for --hf-baseline")
+      ->capture_default_str()
+      ->group(hf_group);
+  cmd->add_option("--hf-script", options->hf_script,
+                  "The baseline script: app/bench/hf_baseline.py, or one with its options and JSON")
+      ->capture_default_str()
+      ->group(hf_group);
   cmd->callback([options] {
     app::BenchOptions& bench = options->bench;
     bench.config = options->config;
+    if (options->hf_baseline) bench.hf_baseline = app::HfBaselineOptions{options->python, options->hf_script};
     bench.validate();
     if (!std::filesystem::is_regular_file(bench.config))
       throw Error("no such config file (--config)", Error::Kind::NotFound).file(bench.config.string());
@@ -77,6 +97,8 @@ void register_bench(CLI::App& app) {
       write_file_atomically(options->json, app::bench_json(report));
       log::info("wrote {}", options->json);
     }
+    // Our results are out; now the baseline's failure, as the run's one error.
+    if (report.hf_baseline && !report.hf_baseline->error.empty()) throw Error(report.hf_baseline->error);
   });
 }
 

@@ -1,13 +1,15 @@
 // `trimvl bench`: the random model has the real checkpoint's tensors (the bundled 4B config gives
 // the hub checkpoint's parameter count), and the command runs a tiny config end to end on the CPU —
-// every JSON field present and consistent with what the cache holds — or fails with one clear
-// error. No timing is asserted: speed lives in the benchmark's numbers, not in tests.
+// every JSON field present and consistent with what the cache holds, and with --hf-baseline HF
+// transformers in the pinned venv beside it — or fails with one clear error. No timing is asserted:
+// speed lives in the benchmark's numbers, not in tests.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <string_view>
 
 #include "app/bench/random_model.h"
 #include "kernels/io/random_weights.h"
@@ -182,6 +184,144 @@ TEST_F(BenchCli, RunsFullAndDbtrimkvAndWritesEveryField) {
   }
 }
 
+size_t count(std::string_view text, std::string_view what) {
+  size_t n = 0;
+  for (size_t at = text.find(what); at != std::string_view::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+TEST_F(BenchCli, HfBaselineRunsInTheSameCallAndGivesOursOverTheirs) {
+  const fs::path out = tmp / "bench.json";
+  const std::string python = test::env_path("TRIMVL_PYTHON").string();
+  const test::CliOutcome r = test::run_trimvl(
+      fmt::format("bench --device cpu --dtype fp32 --config '{}' --contexts 16,32 --decode-tokens 3 --warmup 1 "
+                  "--hf-baseline --python '{}' --json '{}'",
+                  config.string(), python, out.string()),
+      tmp);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("HF transformers baseline (transformers 4.57.1, sdpa)"), std::string::npos) << r.out;
+  const json j = json::parse(test::read_file(out));
+
+  const json& hf = j.at("hf_baseline");
+  ASSERT_TRUE(hf.is_object()) << hf;
+  EXPECT_EQ(hf.at("transformers_version"), "4.57.1");  // tests/requirements.txt's pin
+  EXPECT_FALSE(hf.at("torch_version").get<std::string>().empty());
+  EXPECT_FALSE(hf.at("device_name").get<std::string>().empty());
+  EXPECT_EQ(hf.at("dtype"), "fp32");
+  EXPECT_EQ(hf.at("attn_implementation"), "sdpa");
+  EXPECT_TRUE(hf.at("peak_memory_bytes").is_null());  // no allocator statistics on the CPU
+  EXPECT_FALSE(hf.contains("error"));
+  // The same settings went to the script.
+  const std::string command = hf.at("command");
+  for (const std::string& part : {python, std::string("app/bench/hf_baseline.py"), config.string(),
+                                 std::string("--device cpu --dtype fp32 --contexts 16,32 --decode-tokens 3 "
+                                             "--warmup 1 --seed 0")})
+    EXPECT_NE(command.find(part), std::string::npos) << part << " not in " << command;
+
+  // The same TTFT prompt as ours: the 1024 x 1024 image's 1024 merged tokens, start/end, 32 tokens.
+  const json& ttft = hf.at("ttft");
+  EXPECT_EQ(ttft.at("image_tokens").get<int64_t>(), 1024);
+  EXPECT_EQ(ttft.at("prompt_tokens").get<int64_t>(), 1024 + 2 + 32);
+  const double hf_ttft = ttft.at("seconds");
+  EXPECT_GT(hf_ttft, 0);
+  const json& hf_decode = hf.at("decode");
+  ASSERT_EQ(hf_decode.size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(hf_decode[i].at("context").get<int64_t>(), i == 0 ? 16 : 32);
+    EXPECT_EQ(hf_decode[i].at("steps").get<int64_t>(), 3);
+    EXPECT_GT(hf_decode[i].at("tokens_per_second").get<double>(), 0);
+  }
+
+  // Ours over theirs for every policy: TTFT against our vision + prefill (HF gets pixel_values, so
+  // our preprocessing stays out), decode tokens/s per context.
+  const json& runs = j.at("runs");
+  ASSERT_EQ(runs.size(), 2u);  // full and the default dbtrimkv
+  for (const json& run : runs) {
+    const json& t = run.at("ttft");
+    EXPECT_EQ(t.at("image_tokens"), ttft.at("image_tokens"));
+    EXPECT_DOUBLE_EQ(t.at("hf_ratio").get<double>(),
+                     hf_ttft / (t.at("vision_seconds").get<double>() + t.at("prefill_seconds").get<double>()))
+        << run.at("policy");
+    const json& decode = run.at("decode");
+    ASSERT_EQ(decode.size(), 2u);
+    for (size_t i = 0; i < 2; ++i)
+      EXPECT_DOUBLE_EQ(decode[i].at("hf_ratio").get<double>(), decode[i].at("tokens_per_second").get<double>() /
+                                                                   hf_decode[i].at("tokens_per_second").get<double>())
+          << run.at("policy") << " context " << decode[i].at("context");
+  }
+}
+
+TEST_F(BenchCli, AFailingBaselineKeepsOurResultsAndGivesOneError) {
+  const fs::path out = tmp / "bench.json";
+  const test::CliOutcome r = test::run_trimvl(
+      fmt::format("bench --device cpu --config '{}' --kv-policy full --contexts 16 --decode-tokens 2 --warmup 0 "
+                  "--hf-baseline --python /bin/false --json '{}'",
+                  config.string(), out.string()),
+      tmp);
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_EQ(count(r.err, "error:"), 1u) << r.err;
+  EXPECT_NE(r.err.find("app/bench/hf_baseline.py failed (/bin/false: exit status 1)"), std::string::npos) << r.err;
+  // Our table and JSON are complete; there are no ratios.
+  EXPECT_NE(r.out.find("tok/s"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("HF transformers baseline: failed"), std::string::npos) << r.out;
+  const json j = json::parse(test::read_file(out));
+  ASSERT_EQ(j.at("runs").size(), 1u);
+  const json& run = j.at("runs")[0];
+  EXPECT_GT(run.at("decode")[0].at("tokens_per_second").get<double>(), 0);
+  EXPECT_TRUE(run.at("decode")[0].at("hf_ratio").is_null());
+  EXPECT_TRUE(run.at("ttft").at("hf_ratio").is_null());
+  EXPECT_NE(j.at("hf_baseline").at("error").get<std::string>().find("exit status 1"), std::string::npos);
+  EXPECT_NE(j.at("hf_baseline").at("command").get<std::string>().find("/bin/false"), std::string::npos);
+}
+
+// A script whose JSON reports other work (another prompt, other contexts or steps) or lacks a field
+// gives no ratios but one error naming the script and the field: comparing them would mislead.
+TEST_F(BenchCli, ABaselineOfOtherWorkIsRefused) {
+  const fs::path script = tmp / "fake_baseline.py";
+  const std::string python = test::env_path("TRIMVL_PYTHON").string();
+  // Writes `ttft` and `decode` (Python literals) with the fields every script writes.
+  const auto fake = [&](const std::string& ttft, const std::string& decode) {
+    test::write_file(script, fmt::format(R"(import json, sys
+print("a line on the fake's stdout")
+out = sys.argv[sys.argv.index("--json") + 1]
+json.dump({{"transformers_version": "x", "torch_version": "y", "device_name": "z", "attn_implementation": "sdpa",
+           "ttft": {}, "decode": {}}}, open(out, "w"))
+)",
+                                         ttft, decode));
+    return test::run_trimvl(fmt::format("bench --device cpu --config '{}' --kv-policy full --contexts 16 "
+                                        "--decode-tokens 2 --warmup 0 --hf-baseline --python '{}' --hf-script '{}'",
+                                        config.string(), python, script.string()),
+                            tmp);
+  };
+  const std::string ttft = R"({"seconds": 1.0, "image_tokens": 1024, "prompt_tokens": 1058})";
+  const std::string decode = R"([{"context": 16, "steps": 2, "tokens_per_second": 5.0}])";
+  // The fake itself is accepted, so each refusal below is the one change's doing.
+  const test::CliOutcome same = fake(ttft, decode);
+  EXPECT_EQ(same.code, 0) << same.err;
+  EXPECT_NE(same.out.find("HF transformers baseline (transformers x, sdpa)"), std::string::npos) << same.out;
+  // What a script prints is diagnostics: on stderr, not among our results.
+  EXPECT_EQ(same.out.find("fake's stdout"), std::string::npos) << same.out;
+  EXPECT_NE(same.err.find("a line on the fake's stdout"), std::string::npos) << same.err;
+
+  struct Case {
+    std::string ttft, decode, message;
+  };
+  const std::vector<Case> cases = {
+      {R"({"seconds": 1.0, "image_tokens": 999, "prompt_tokens": 1033})", decode, "not the same prompt"},
+      {ttft, R"([{"context": 17, "steps": 2, "tokens_per_second": 5.0}])", "key 'decode[0].context': expected 16"},
+      {ttft, R"([{"context": 16, "steps": 3, "tokens_per_second": 5.0}])", "key 'decode[0].steps': expected 2"},
+      {ttft, R"([{"context": 16, "steps": 2, "tokens_per_second": 0.0}])", "expected a positive rate"},
+      {ttft, "[]", "key 'decode': expected an array of 1 results"},
+      {"None", decode, "key 'ttft': missing"},
+  };
+  for (const Case& c : cases) {
+    const test::CliOutcome r = fake(c.ttft, c.decode);
+    EXPECT_EQ(r.code, 1) << c.message;
+    EXPECT_NE(r.err.find("fake_baseline.py gave no results"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find(c.message), std::string::npos) << r.err;
+  }
+}
+
 TEST_F(BenchCli, BadOptionsGiveOneErrorAndANonZeroExit) {
   struct Case {
     std::string args, message;
@@ -195,6 +335,7 @@ TEST_F(BenchCli, BadOptionsGiveOneErrorAndANonZeroExit) {
       {"--config '" + (tmp / "missing.json").string() + "'", "no such config file", 1},
       {"--json '" + (tmp / "no-dir" / "out.json").string() + "'", "the directory for --json does not exist", 1},
       {"--contexts 4096", "exceed the model's 4096 positions", 1},
+      {"--hf-baseline --hf-script '" + (tmp / "missing.py").string() + "'", "no such HF baseline script", 1},
   };
   for (const Case& c : cases) {
     const std::string args = c.args.rfind("--config", 0) == 0
