@@ -36,6 +36,7 @@ struct BenchOptions {
   KvCacheSettings kv;
   uint64_t seed = 0;
   bool cuda_graphs = true;  // decode steps as CUDA graph replays (language/qwen3vl/decode_graph.h)
+  bool policy_only = false;  // measure the policy alone, not the full cache beside it (long contexts)
   // Run the baseline after our measurements, with the same config, device, dtype, contexts, decode
   // tokens, warm-up and seed.
   std::optional<HfBaselineOptions> hf_baseline;

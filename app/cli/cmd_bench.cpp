@@ -62,6 +62,9 @@ void register_bench(CLI::App& app) {
          "--prefill-chunk", b.kv.prefill_chunk,
          "Tokens per forward of the synthetic fill (default 1024) and of the TTFT prompt (default: one forward)")
       ->group(group);
+  cmd->add_flag("--policy-only", b.policy_only,
+                "Measure --kv-policy alone, without the full cache beside it (e.g. at 128K, where a full cache "
+                "is 19 GiB)");
   cmd->add_flag("--no-cuda-graphs", [&b](int64_t) { b.cuda_graphs = false; },
                 "Run every decode step eagerly instead of replaying CUDA graphs (to measure what they save)");
   cmd->add_option("--json", options->json, "Also write the results as JSON (docs/perf.md) to this file");
