@@ -1,6 +1,7 @@
 #include "language/qwen3vl/text_attention.h"
 
 #include <cmath>
+#include <utility>
 
 #include <ATen/ATen.h>
 
