@@ -13,6 +13,7 @@
 namespace trimvl::ops {
 namespace {
 
+#ifdef TRIMVL_HAS_CUDA
 bool same_kind(const at::Tensor& t, const at::Tensor& like) {
   return t.defined() && t.device() == like.device() && t.scalar_type() == like.scalar_type() && aligned_16(t);
 }
@@ -29,6 +30,7 @@ bool head_rows(const at::Tensor& t, const at::Tensor& like, int64_t width) {
 bool table(const at::Tensor& t, const at::Tensor& like, int64_t rows) {
   return same_kind(t, like) && t.is_contiguous() && t.numel() == rows * like.size(2) && t.size(-1) == like.size(2);
 }
+#endif
 
 }  // namespace
 
