@@ -8,9 +8,9 @@
 
 #include <cstdint>
 
-namespace trimvl::cuda {
+#include "kernels/cuda/dtype.h"
 
-enum class DType { Float32, Float16, BFloat16 };
+namespace trimvl::cuda {
 
 // Decode attention of one layer: each kv head h of the layer is the variable-length sequence
 // (stream first_stream + h, lengths[stream] tokens, the new one included), and its G = H_q / H_kv

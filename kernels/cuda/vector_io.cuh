@@ -38,12 +38,17 @@ __device__ __forceinline__ void unpack(const uint4& raw, float (&out)[Vec<T>::kS
 }
 
 template <typename T>
-__device__ __forceinline__ void store16(T* p, const float (&in)[Vec<T>::kSize]) {
+__device__ __forceinline__ uint4 pack(const float (&in)[Vec<T>::kSize]) {
   uint4 raw;
   T* e = reinterpret_cast<T*>(&raw);
 #pragma unroll
   for (int i = 0; i < Vec<T>::kSize; ++i) e[i] = from_float<T>(in[i]);
-  *reinterpret_cast<uint4*>(p) = raw;
+  return raw;
+}
+
+template <typename T>
+__device__ __forceinline__ void store16(T* p, const float (&in)[Vec<T>::kSize]) {
+  *reinterpret_cast<uint4*>(p) = pack<T>(in);
 }
 
 }  // namespace trimvl::cuda

@@ -1,7 +1,11 @@
 #include "kernels/ops/cuda_support.h"
 
-#include <fmt/format.h>
+#include <cstdint>
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "kernels/runtime/dtype.h"
 #include "kernels/runtime/error.h"
 
 #ifdef TRIMVL_HAS_CUDA
@@ -17,6 +21,22 @@ bool cuda_kernels_built() {
 #else
   return false;
 #endif
+}
+
+std::optional<cuda::DType> cuda_dtype(c10::ScalarType type) {
+  switch (type) {
+    case c10::kFloat: return cuda::DType::Float32;
+    case c10::kHalf: return cuda::DType::Float16;
+    case c10::kBFloat16: return cuda::DType::BFloat16;
+    default: return std::nullopt;
+  }
+}
+
+bool aligned_16(const at::Tensor& t) { return reinterpret_cast<uintptr_t>(t.data_ptr()) % 16 == 0; }
+
+std::string describe(const at::Tensor& t) {
+  if (!t.defined()) return "undefined";
+  return fmt::format("{} {} on {}", t.sizes(), dtype_name(t.scalar_type()), t.device().str());
 }
 
 void* current_stream(const c10::Device& device) {

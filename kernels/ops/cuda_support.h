@@ -1,8 +1,14 @@
 #pragma once
 // What the ATen-facing ops need of CUDA without including its headers: whether this build has the
 // CUDA kernels, whether a tensor can take them, and the current stream of a device.
+#include <optional>
+#include <string>
+
 #include <ATen/core/Tensor.h>
 #include <c10/core/Device.h>
+#include <c10/core/ScalarType.h>
+
+#include "kernels/cuda/dtype.h"
 
 namespace trimvl::ops {
 
@@ -11,6 +17,13 @@ bool cuda_kernels_built();
 
 // The tensor is on a CUDA device and this build has kernels for it.
 inline bool on_cuda_kernels(const at::Tensor& t) { return t.defined() && t.is_cuda() && cuda_kernels_built(); }
+
+// The kernels' element type for `type` (fp32, fp16, bf16); nullopt for any other type.
+std::optional<cuda::DType> cuda_dtype(c10::ScalarType type);
+// The tensor's data can be read and written in 16-byte vectors (kernels/cuda/vector_io.cuh).
+bool aligned_16(const at::Tensor& t);
+// "[2, 64] bf16 on cuda:0" ("undefined" for an undefined tensor), for the ops' error messages.
+std::string describe(const at::Tensor& t);
 
 // The current CUDA stream of `device` as an opaque cudaStream_t (what every launch goes on, so
 // that work captured into a CUDA graph stays in it). Throws Unsupported in a CPU-only build.

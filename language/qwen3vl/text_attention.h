@@ -1,6 +1,7 @@
 #pragma once
-// Qwen3VLTextAttention (`self_attn`): q/k/v projections without bias; q_norm and k_norm, RMSNorms
-// over head_dim shared by all heads, applied per head before RoPE; GQA with each kv head serving
+// Qwen3VLTextAttention (`self_attn`): q/k/v projections without bias (one GEMM over their stacked
+// weights); q_norm and k_norm, RMSNorms over head_dim shared by all heads, applied per head before
+// RoPE (one fused kernel for both on CUDA, kernels/ops/rotary.h); GQA with each kv head serving
 // H_q / H_kv consecutive query heads; scale head_dim^-0.5; o_proj. The attention itself is the
 // KV cache's (cache/kv_cache.h), which stores the rotated keys together with the new tokens'
 // retention (log β) when the layer has a gate.
@@ -29,7 +30,8 @@ class TextAttention {
   int layer_;
   int64_t heads_, kv_heads_, head_dim_;
   double scale_;
-  at::Tensor q_proj_, k_proj_, v_proj_, o_proj_;  // weights [out, in]
+  at::Tensor qkv_proj_;  // q_proj, k_proj, v_proj weights stacked: [(H_q + 2·H_kv)·D, hidden]
+  at::Tensor o_proj_;    // [hidden, H_q·D]
   RmsNorm q_norm_, k_norm_;
 };
 

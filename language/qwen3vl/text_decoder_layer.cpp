@@ -16,8 +16,9 @@ at::Tensor TextDecoderLayer::operator()(const at::Tensor& x, const RotaryTables&
   const at::Tensor normed = input_layernorm_(x);
   // One gate call over all of the forward's tokens.
   const at::Tensor log_beta = gate_ ? (*gate_)(normed) : at::Tensor();
-  const at::Tensor h = x + self_attn_(normed, rope, cache, log_beta);
-  return h + mlp_(post_attention_layernorm_(h));
+  // The residual add and the post-attention norm are one kernel on CUDA.
+  const ops::ResidualNorm h = post_attention_layernorm_.add_and_norm(x, self_attn_(normed, rope, cache, log_beta));
+  return h.sum + mlp_(h.normed);
 }
 
 }  // namespace trimvl::qwen3vl

@@ -1,5 +1,8 @@
 #pragma once
-// Qwen3VLTextMLP (`mlp`): SwiGLU without biases, down_proj(silu(gate_proj(x)) · up_proj(x)).
+// Qwen3VLTextMLP (`mlp`): SwiGLU without biases, down_proj(silu(gate_proj(x)) · up_proj(x)), with
+// gate_proj and up_proj as one GEMM and, on CUDA, silu · up as one kernel (kernels/ops/swiglu.h).
+#include <cstdint>
+
 #include <ATen/core/Tensor.h>
 
 #include "kernels/io/weight_loader.h"
@@ -14,7 +17,9 @@ class TextMlp {
   at::Tensor operator()(const at::Tensor& x) const;  // [T, hidden] -> [T, hidden]
 
  private:
-  at::Tensor gate_proj_, up_proj_, down_proj_;  // weights [out, in]
+  int64_t intermediate_;
+  at::Tensor gate_up_proj_;  // gate_proj and up_proj weights stacked: [2·I, hidden]
+  at::Tensor down_proj_;     // [hidden, I]
 };
 
 }  // namespace trimvl::qwen3vl

@@ -1,9 +1,13 @@
-// The Qwen3-VL text decoder on CUDA in bf16 against fp32 on the CPU, on a random tiny checkpoint
-// (the GPU machine has no reference venv). Skips where no CUDA device exists.
+// The Qwen3-VL text decoder on CUDA — with the fused kernels (kernels/ops: RMSNorm, residual add +
+// RMSNorm, q/k-norm + RoPE, SiLU·mul) and the stacked q/k/v and gate/up GEMMs — against fp32 on
+// the CPU (the ATen reference), on a random tiny checkpoint (the GPU machine has no reference
+// venv). Skips where no CUDA device exists.
 //
-// Tolerance: bf16 logits within 2e-2 of the fp32 logits' scale (max |e|), the bound the bf16 CPU
-// golden test holds against transformers; prompts are a text prefill with DeepStack, one chunk
-// that follows it (the cache's explicit causal mask) and decode steps.
+// Tolerances: bf16 and fp16 logits within 2e-2 of the fp32 logits' scale (max |e|), the bound the
+// bf16 CPU golden test holds against transformers; fp32 logits within 1e-4 + 1e-4·|e|, the fp32
+// golden bound (GEMM, attention and norm sums accumulate in another order). Prompts are a text
+// prefill with DeepStack, one chunk that follows it (the cache's explicit causal mask) and
+// decode steps.
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 #include <gtest/gtest.h>
@@ -13,6 +17,9 @@
 #include "cache/policy.h"
 #include "language/qwen3vl/decode_graph.h"
 #include "kernels/io/safetensors.h"
+#include "kernels/ops/rms_norm.h"
+#include "kernels/ops/rotary.h"
+#include "kernels/ops/swiglu.h"
 #include "kernels/runtime/dtype.h"
 #include "language/qwen3vl/text_config.h"
 #include "language/qwen3vl/text_decoder.h"
@@ -49,17 +56,76 @@ at::Tensor run_schedule(const TextDecoder& d) {
   return at::cat(logits);
 }
 
-TEST(Qwen3VLTextGpu, Bf16OnCudaFollowsFp32OnCpu) {
-  TRIMVL_REQUIRE_CUDA();
+// The tiny checkpoint, and the schedule's logits from it in fp32 on the CPU.
+class TinyModelOnCuda : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!cuda_available()) return;
+    const auto config = test::tiny_qwen3vl_config();
+    test::write_tiny_qwen3vl(dir.path(), config, test::tiny_qwen3vl_tensors(config, 17));
+    text = TextConfig::load(dir / "config.json");
+  }
+  at::Tensor logits(at::ScalarType dtype, c10::Device device) const {
+    return run_schedule(TextDecoder::load(io::SafetensorsCheckpoint::open(dir.path()), text, dtype, device));
+  }
+  void expect_follows_cpu_fp32(at::ScalarType dtype) const {
+    const at::Tensor expected = logits(at::kFloat, at::kCPU);
+    const at::Tensor actual = logits(dtype, at::Device(at::kCUDA, 0));
+    const double scale = expected.abs().max().item<double>();
+    EXPECT_TRUE(test::all_close(actual, expected, 0.0, 2e-2 * scale, dtype_name(dtype) + " CUDA logits"));
+  }
+
   test::TempDir dir;
-  const auto config = test::tiny_qwen3vl_config();
-  test::write_tiny_qwen3vl(dir.path(), config, test::tiny_qwen3vl_tensors(config, 17));
-  const auto ckpt = io::SafetensorsCheckpoint::open(dir.path());
-  const TextConfig text = TextConfig::load(dir / "config.json");
-  const at::Tensor expected = run_schedule(TextDecoder::load(ckpt, text, at::kFloat, at::kCPU));
-  const at::Tensor actual = run_schedule(TextDecoder::load(ckpt, text, at::kBFloat16, at::Device(at::kCUDA, 0)));
-  const double scale = expected.abs().max().item<double>();
-  EXPECT_TRUE(test::all_close(actual, expected, 0.0, 2e-2 * scale, "bf16 CUDA logits"));
+  TextConfig text;
+};
+
+// Every fused kernel takes the tiny model's tensors (head_dim 16: one 16-byte vector per half in
+// bf16/fp16, two lanes in fp32), so the tests below run the kernels, not the ATen fallback. The
+// tensors are laid out as the modules pass them: q/k as views of one qkv projection, gate/up as
+// the halves of one gate_up projection.
+TEST_F(TinyModelOnCuda, TakesTheFusedKernels) {
+  TRIMVL_REQUIRE_CUDA();
+  const int64_t tokens = 5, hidden = text.hidden_size, d = text.head_dim, heads = text.num_attention_heads,
+                kv = text.num_key_value_heads, inter = text.intermediate_size;
+  for (const auto dtype : {at::kBFloat16, at::kHalf, at::kFloat}) {
+    const auto cuda = at::TensorOptions().dtype(dtype).device(at::kCUDA);
+    const at::Tensor x = at::ones({tokens, hidden}, cuda), w = at::ones({hidden}, cuda);
+    EXPECT_TRUE(ops::rms_norm_supported(x, w)) << dtype_name(dtype);
+    EXPECT_TRUE(ops::add_rms_norm_supported(x, x, w)) << dtype_name(dtype);
+    const at::Tensor qkv = at::ones({tokens, (heads + 2 * kv) * d}, cuda), dw = at::ones({d}, cuda);
+    const at::Tensor table = at::ones({tokens, 1, d}, cuda);
+    EXPECT_TRUE(ops::qk_norm_rope_supported(qkv.narrow(1, 0, heads * d).view({tokens, heads, d}),
+                                            qkv.narrow(1, heads * d, kv * d).view({tokens, kv, d}), dw, dw, table,
+                                            table))
+        << dtype_name(dtype);
+    const at::Tensor gate_up = at::ones({tokens, 2 * inter}, cuda);
+    EXPECT_TRUE(ops::silu_mul_supported(gate_up.narrow(1, 0, inter), gate_up.narrow(1, inter, inter)))
+        << dtype_name(dtype);
+  }
+}
+
+TEST_F(TinyModelOnCuda, Bf16OnCudaFollowsFp32OnCpu) {
+  TRIMVL_REQUIRE_CUDA();
+  expect_follows_cpu_fp32(at::kBFloat16);
+}
+
+TEST_F(TinyModelOnCuda, Fp16OnCudaFollowsFp32OnCpu) {
+  TRIMVL_REQUIRE_CUDA();
+  expect_follows_cpu_fp32(at::kHalf);
+}
+
+// fp32 on CUDA computes what the CPU computes up to accumulation order, so the logits agree to the
+// golden fp32 bound and greedy decoding picks the same token wherever the CPU's best two logits
+// are further apart than ten times that bound (closer ones may swap without anything wrong).
+TEST_F(TinyModelOnCuda, Fp32OnCudaMatchesCpu) {
+  TRIMVL_REQUIRE_CUDA();
+  const at::Tensor expected = logits(at::kFloat, at::kCPU);
+  const at::Tensor actual = logits(at::kFloat, at::Device(at::kCUDA, 0));
+  EXPECT_TRUE(test::all_close(actual, expected, 1e-4, 1e-4, "fp32 CUDA logits"));
+  const auto [top, index] = expected.topk(2, -1);
+  const at::Tensor clear = (top.select(-1, 0) - top.select(-1, 1)) > 1e-3;
+  ASSERT_TRUE(clear.any().item<bool>()) << "no position with a clear greedy token: the check would be empty";
+  EXPECT_TRUE(at::equal(actual.argmax(-1).masked_select(clear), index.select(-1, 0).masked_select(clear)));
 }
 
 // The attention the decoder relies on, alone and in fp32: on CUDA, FullCache's GQA attention with
