@@ -529,15 +529,24 @@ struct PagedKvCache::Impl {
     lengths = e.kept_lengths;
   }
 
+  std::vector<int64_t> held_after_forward() const {
+    std::vector<int64_t> held = lengths;
+    for (int64_t& l : held) l += pending;
+    return held;
+  }
+
+  bool eviction_due(const std::vector<int64_t>& held) const {
+    const CacheState state{options.num_layers, options.num_kv_heads, seen + pending, pending, &held};
+    return policy->evicts() && policy->selector()->due(state);
+  }
+
   void end_forward() {
     TRIMVL_CHECK(pending > 0, "end_forward outside a forward");
     for (size_t i = 0; i < attended.size(); ++i) TRIMVL_CHECK(attended[i], "end_forward: layer {} was not attended", i);
-    const int64_t t = pending, seen_after = seen + t;
-    std::vector<int64_t> held = lengths;
-    for (int64_t& l : held) l += t;
-    const CacheState state{options.num_layers, options.num_kv_heads, seen_after, t, &held};
+    const int64_t seen_after = seen + pending;
+    const std::vector<int64_t> held = held_after_forward();
     std::optional<Eviction> eviction;
-    if (policy->evicts() && policy->selector()->due(state)) eviction = plan_eviction(held, seen_after);
+    if (eviction_due(held)) eviction = plan_eviction(held, seen_after);
 
     // Commit.
     dev.active = false;
@@ -657,6 +666,11 @@ void PagedKvCache::begin_forward(const ForwardTokens& tokens) {
 }
 
 std::optional<uint64_t> PagedKvCache::graph_key() const { return impl_->graph_key(); }
+
+bool PagedKvCache::evicts_at_end_forward() const {
+  TRIMVL_CHECK(impl_->pending > 0, "evicts_at_end_forward outside a forward");
+  return impl_->eviction_due(impl_->held_after_forward());
+}
 void PagedKvCache::replayed() { impl_->replayed(); }
 
 at::Tensor PagedKvCache::attend(int layer, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,

@@ -54,6 +54,8 @@ class PagedKvCache final : public KvCache {
   at::Tensor attend(int layer, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                     const at::Tensor& log_beta, double scale) override;
   void end_forward() override;  // commits, then evicts when the policy says so
+  // Whether end_forward() of the open forward will evict (host arithmetic on the lengths).
+  bool evicts_at_end_forward() const;
   void abort_forward() noexcept override;
   void reset() override;
   // One-token forwards on CUDA run on the kernels of kernels/ops/paged_attention.h (policies that

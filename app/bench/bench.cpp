@@ -72,16 +72,14 @@ double copy_bandwidth(c10::Device device) {
   return 2.0 * static_cast<double>(bytes) * kRepeats / seconds_since(start);
 }
 
-// A cache that times the end of each forward in which the policy evicted. With `sync` the device is
-// drained before and after, so the time is the eviction's alone (used outside timed regions);
-// without, only after an eviction, so a timed decode loop keeps its pace, and the time is an upper
-// bound: it includes the step's kernels still queued when end_forward began (the eviction's own
-// host synchronisation waits for them).
+// A cache that times the end of each forward in which the policy evicts. The device is drained
+// before (only when the forward will evict, which the cache knows beforehand) and after, so the
+// time is the eviction's alone; a timed decode loop keeps its pace otherwise (an eviction
+// synchronises with the host anyway).
 class EvictionTimer final : public cache::KvCache {
  public:
   EvictionTimer(cache::PagedKvCache& cache, c10::Device device) : cache_(cache), device_(device) {}
 
-  void set_sync(bool sync) { sync_ = sync; }
   EvictionTiming take() { return std::exchange(timing_, {}); }
 
   int num_layers() const override { return cache_.num_layers(); }
@@ -92,13 +90,15 @@ class EvictionTimer final : public cache::KvCache {
     return cache_.attend(layer, q, k, v, log_beta, scale);
   }
   void end_forward() override {
-    const int64_t before = cache_.counters().evictions;
-    if (sync_) synchronize(device_);
+    if (!cache_.evicts_at_end_forward()) {
+      cache_.end_forward();
+      return;
+    }
+    synchronize(device_);
     const auto start = Clock::now();
     cache_.end_forward();
-    if (cache_.counters().evictions == before) return;
     synchronize(device_);
-    timing_.events += cache_.counters().evictions - before;
+    ++timing_.events;
     timing_.seconds += seconds_since(start);
   }
   void abort_forward() noexcept override { cache_.abort_forward(); }
@@ -109,7 +109,6 @@ class EvictionTimer final : public cache::KvCache {
  private:
   cache::PagedKvCache& cache_;
   c10::Device device_;
-  bool sync_ = true;
   EvictionTiming timing_;
 };
 
@@ -288,7 +287,6 @@ class PolicyBench {
     };
     for (int64_t i = 0; i < s_.options.warmup; ++i) step();
     timer.take();
-    timer.set_sync(false);
     const int64_t kv_before = cache->counters().kv_bytes;
     synchronize(s_.device);
     start = Clock::now();

@@ -208,7 +208,11 @@ class Driver {
       EXPECT_TRUE(test::all_close(outs.back(), naive_attention(s.q[i], kept_k[i], kept_v[i], s.k[i], s.v[i]), rtol_,
                                   atol_, "attention of layer " + std::to_string(l)));
     }
+    // The cache knows before committing whether the commit evicts (the bench times evictions by it).
+    const bool evicts = cache.evicts_at_end_forward();
+    const int64_t evictions = cache.counters().evictions;
     forward.commit();
+    EXPECT_EQ(cache.counters().evictions, evictions + (evicts ? 1 : 0));
     peak_ = std::max(peak_, before + kStreams * t);
     for (int l = 0; l < kLayers; ++l) {
       const size_t i = static_cast<size_t>(l);
