@@ -5,6 +5,8 @@
 
 #include <ATen/ATen.h>
 
+#include "kernels/ops/cuda_support.h"
+
 namespace trimvl::cache {
 namespace {
 
@@ -26,7 +28,7 @@ bool uniform(const std::vector<int64_t>& lengths) {
 // [H_kv or 1, 1, 1, 1]: how many retained entries precede the new tokens in each row.
 at::Tensor retained_counts(const std::vector<int64_t>& lengths, int64_t new_tokens, const at::Device& device) {
   if (uniform(lengths)) return at::full({1, 1, 1, 1}, lengths.front() - new_tokens, at::TensorOptions(device).dtype(at::kLong));
-  at::Tensor counts = at::tensor(lengths, at::kLong).sub_(new_tokens).to(device);
+  at::Tensor counts = ops::to_device_async(at::tensor(lengths, at::kLong).sub_(new_tokens), device);
   return counts.view({-1, 1, 1, 1});
 }
 

@@ -52,7 +52,7 @@ struct Packing {
 
 Packing pack(const std::vector<int64_t>& lengths, const c10::Device& device) {
   const int64_t total = sum(lengths);
-  const at::Tensor counts = at::tensor(lengths, at::kLong).to(device);
+  const at::Tensor counts = ops::to_device_async(at::tensor(lengths, at::kLong), device);
   const at::Tensor row = at::repeat_interleave(counts, /*output_size=*/std::optional<int64_t>(total));
   const at::Tensor starts = counts.cumsum(0).sub_(counts);
   return {row, at::arange(total, longs(device)).sub_(starts.index_select(0, row))};
@@ -206,7 +206,7 @@ struct PagedKvCache::Impl {
       const int64_t n = std::min<int64_t>(width, static_cast<int64_t>(blocks.size()));
       std::copy_n(blocks.begin(), n, out + i * table.size(1));
     }
-    return table.to(device());
+    return ops::to_device_async(table, device());
   }
 
   // [count, width] slots of the first `width` entries of streams first.. (entries past a stream's
@@ -318,7 +318,7 @@ struct PagedKvCache::Impl {
     // Append: new token j of stream i goes to entry lengths[i] + j of its row.
     const int64_t width = *std::max_element(rows.begin(), rows.end());
     const at::Tensor slots = padded_slots(first, static_cast<int>(h), width);  // [H_kv, W]
-    const at::Tensor retained = at::tensor(layer_lengths(layer, 0), at::kLong).to(device());
+    const at::Tensor retained = ops::to_device_async(at::tensor(layer_lengths(layer, 0), at::kLong), device());
     const at::Tensor fresh = slots.gather(1, retained.view({h, 1}) + at::arange(t, longs(device())).view({1, t})).view(-1);
     pool.keys().index_copy_(0, fresh, k.transpose(0, 1).reshape({h * t, d}));
     pool.values().index_copy_(0, fresh, v.transpose(0, 1).reshape({h * t, d}));
@@ -363,7 +363,7 @@ struct PagedKvCache::Impl {
     const at::Tensor flat = padded_slots(first, static_cast<int>(h), width).view(-1);
     const at::Tensor keys = pool.keys().index_select(0, flat).view({h, width, d});
     const at::Tensor valid = at::arange(width, longs(device())).view({1, width}) <
-                             at::tensor(rows, at::kLong).to(device()).view({h, 1});
+                             ops::to_device_async(at::tensor(rows, at::kLong), device()).view({h, 1});
     const at::Tensor key_position = pool.positions().index_select(0, flat).view({h, width}).masked_fill(
         valid.logical_not(), std::numeric_limits<int64_t>::max());
     const Window& w = next_windows[static_cast<size_t>(layer)];

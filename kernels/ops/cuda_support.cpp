@@ -2,6 +2,7 @@
 
 #include <cstdint>
 
+#include <ATen/ATen.h>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -37,6 +38,11 @@ bool aligned_16(const at::Tensor& t) { return reinterpret_cast<uintptr_t>(t.data
 std::string describe(const at::Tensor& t) {
   if (!t.defined()) return "undefined";
   return fmt::format("{} {} on {}", t.sizes(), dtype_name(t.scalar_type()), t.device().str());
+}
+
+at::Tensor to_device_async(const at::Tensor& host, const c10::Device& device) {
+  if (!device.is_cuda() || !host.is_cpu()) return host.to(device);
+  return host.pin_memory().to(device, /*non_blocking=*/true);
 }
 
 void* current_stream(const c10::Device& device) {

@@ -25,6 +25,11 @@ bool aligned_16(const at::Tensor& t);
 // "[2, 64] bf16 on cuda:0" ("undefined" for an undefined tensor), for the ops' error messages.
 std::string describe(const at::Tensor& t);
 
+// Host data on `device` without blocking the host: on CUDA through pinned memory (the caching host
+// allocator keeps the buffer until the copy has run), so the host keeps queueing work instead of
+// waiting for the device to drain, as a copy from pageable memory makes it; elsewhere a plain copy.
+at::Tensor to_device_async(const at::Tensor& host, const c10::Device& device);
+
 // The current CUDA stream of `device` as an opaque cudaStream_t (what every launch goes on, so
 // that work captured into a CUDA graph stays in it). Throws Unsupported in a CPU-only build.
 void* current_stream(const c10::Device& device);

@@ -123,6 +123,15 @@ def check_logits(args, snap: Path, model, prompt_ids: list, tmp: Path) -> bool:
     print(f"prompt {len(prompt_ids)} tokens, continuation {len(tokens)} tokens, vocab {got.shape[1]}")
     print(f"{args.dtype} logits: max|ours-hf|/max|hf| = {rel:.3e} (tolerance {args.tolerance}); "
           f"argmax agreement {same_top:.3f}")
+    if args.dtype != "fp32":
+        # How far each bf16 run is from the same weights computed in fp32: a difference between two
+        # bf16 runs is only meaningful next to how far either is from the exact model.
+        with torch.inference_mode():
+            exact = model.float()(input_ids=ids).logits[0].float()
+        exact = exact[len(prompt_ids) - 1: len(prompt_ids) - 1 + len(tokens)].cpu()
+        model.to(DTYPES[args.dtype])
+        print(f"against the same weights in fp32 (HF): ours {relative_error(got, exact):.3e}, "
+              f"HF {args.dtype} {relative_error(hf, exact):.3e}")
     return rel <= args.tolerance
 
 
