@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <chrono>
 #include <ctime>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <utility>
@@ -18,6 +19,7 @@
 #include "cache/paged_kv_cache.h"
 #include "cache/policy.h"
 #include "kernels/io/random_weights.h"
+#include "kernels/ops/device_graph.h"
 #include "kernels/runtime/config_json.h"
 #include "kernels/runtime/dtype.h"
 #include "kernels/runtime/error.h"
@@ -70,6 +72,44 @@ double copy_bandwidth(c10::Device device) {
   for (int i = 0; i < kRepeats; ++i) dst.copy_(src);
   synchronize(device);
   return 2.0 * static_cast<double>(bytes) * kRepeats / seconds_since(start);
+}
+
+// Seconds of a decode step's matrix products alone — every layer's stacked q/k/v, o, stacked
+// gate/up and down projections and lm_head on one token, as the model issues them (at::linear,
+// cuBLAS) — replayed as one CUDA graph, median of 20. Split from the whole step, it says how much of
+// the gap to the HBM floor is the products' own efficiency and how much everything else. Weights
+// are fresh random tensors of the model's shapes (the model's own are private to it), so this
+// needs their size again in free device memory. CUDA only.
+std::optional<double> matmul_step_seconds(const qwen3vl::TextConfig& t, c10::ScalarType dtype, c10::Device device) {
+  if (!device.is_cuda()) return std::nullopt;
+  const auto options = at::TensorOptions().dtype(dtype).device(device);
+  const int64_t h = t.hidden_size, d = t.head_dim, qkv = (t.num_attention_heads + 2 * t.num_key_value_heads) * d;
+  std::vector<std::pair<at::Tensor, int64_t>> weights;  // weight [out, in], which input width it reads
+  for (int64_t l = 0; l < t.num_hidden_layers; ++l) {
+    weights.emplace_back(at::randn({qkv, h}, options), h);
+    weights.emplace_back(at::randn({h, t.num_attention_heads * d}, options), t.num_attention_heads * d);
+    weights.emplace_back(at::randn({2 * t.intermediate_size, h}, options), h);
+    weights.emplace_back(at::randn({h, t.intermediate_size}, options), t.intermediate_size);
+  }
+  weights.emplace_back(at::randn({t.vocab_size, h}, options), h);
+  std::map<int64_t, at::Tensor> inputs;
+  for (const auto& [w, in] : weights) inputs.emplace(in, at::randn({1, in}, options));
+  const auto products = [&] {
+    for (const auto& [w, in] : weights) at::linear(inputs.at(in), w);
+  };
+  products();  // cuBLAS handles and workspaces before capture
+  ops::DeviceGraph graph(device);
+  graph.capture(products);
+  std::vector<double> times;
+  for (int i = 0; i < 22; ++i) {
+    synchronize(device);
+    const auto start = Clock::now();
+    graph.replay();
+    synchronize(device);
+    if (i >= 2) times.push_back(seconds_since(start));
+  }
+  std::sort(times.begin(), times.end());
+  return times[times.size() / 2];
 }
 
 // A cache that times the end of each forward in which the policy evicts. The device is drained
@@ -381,6 +421,7 @@ BenchReport run_bench(const BenchOptions& options) {
                                  (s.text.tie_word_embeddings ? 0 : sizes.nbytes("model.language_model.embed_tokens."));
   }
   report.copy_bandwidth = copy_bandwidth(s.device);
+  report.matmul_step_s = matmul_step_seconds(s.text, s.dtype, s.device);
   log::info("bench: {} parameters, {} on {}; copy bandwidth {:.0f} GB/s", report.parameters, report.dtype,
             report.device, report.copy_bandwidth / 1e9);
 
@@ -482,6 +523,7 @@ std::string bench_json(const BenchReport& r) {
                     {"weight_bytes", r.weight_bytes},
                     {"decode_weight_bytes", r.decode_weight_bytes},
                     {"copy_bandwidth_bytes_per_second", r.copy_bandwidth},
+                    {"matmul_step_seconds", r.matmul_step_s ? json(*r.matmul_step_s) : json(nullptr)},
                     {"memory_stats", r.memory_stats},
                     {"cuda_graphs", r.cuda_graphs},
                     {"runs", std::move(runs)},
@@ -527,6 +569,10 @@ std::string bench_table(const BenchReport& r) {
       r.date, r.config, r.dtype, r.device,
       params >= 1e9 ? fmt::format("{:.2f} B", params / 1e9) : fmt::format("{:.2f} M", params / 1e6),
       gib(r.weight_bytes), gib(r.decode_weight_bytes), r.copy_bandwidth / 1e9);
+  if (r.matmul_step_s)
+    out += fmt::format("a decode step's matrix products alone (one CUDA graph): {:.2f} ms, {:.1f}% of the weights' HBM floor\n",
+                       *r.matmul_step_s * 1e3,
+                       100.0 * static_cast<double>(r.decode_weight_bytes) / r.copy_bandwidth / *r.matmul_step_s);
   out += fmt::format("\nTTFT: one {}x{} image + {} question tokens (preprocess + vision + prefill + first token)\n",
                      kTtftImageSide, kTtftImageSide, kTtftQuestionTokens);
   out += fmt::format("{:<36} {:>7} {:>11} {:>11} {:>11} {:>11}\n", "policy", "tokens", "preprocess", "vision",

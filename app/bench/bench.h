@@ -120,6 +120,9 @@ struct BenchReport {
   int64_t weight_bytes = 0;         // both towers, in dtype
   int64_t decode_weight_bytes = 0;  // text weights one decode step reads (tied embedding once)
   double copy_bandwidth = 0;        // bytes/s, a device-to-device copy counted as read + write
+  // A decode step's matrix products alone, as one CUDA graph (CUDA only): what the step would
+  // take if everything else were free.
+  std::optional<double> matmul_step_s;
   bool memory_stats = false;        // device allocator statistics available (CUDA)
   bool cuda_graphs = false;         // decode steps were allowed to run as CUDA graph replays
   std::vector<PolicyResult> runs;   // full first, then the requested policy when it is another

@@ -119,6 +119,8 @@ TEST_F(BenchCli, RunsFullAndDbtrimkvAndWritesEveryField) {
   EXPECT_EQ(j.at("dtype"), "bf16");
   EXPECT_FALSE(j.at("memory_stats").get<bool>());
   EXPECT_GT(j.at("copy_bandwidth_bytes_per_second").get<double>(), 0);
+  EXPECT_TRUE(j.at("matmul_step_seconds").is_null());  // measured on CUDA only
+  EXPECT_FALSE(j.at("cuda_graphs").get<bool>());        // no graphs on the CPU
   EXPECT_FALSE(j.at("date").get<std::string>().empty());
   EXPECT_FALSE(j.at("trimvl_version").get<std::string>().empty());
   const int64_t params = j.at("parameters");
