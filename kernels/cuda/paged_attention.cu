@@ -227,23 +227,16 @@ cudaError_t paged_decode_attention(const PagedDecodeArgs& a, cudaStream_t stream
   if (!paged_decode_supported(a.head_dim, a.group) || a.split_tokens <= 0 || a.num_splits <= 0 ||
       (a.num_splits > 1 && (!a.partial_out || !a.partial_ml)))
     return cudaErrorInvalidValue;
-  switch (a.dtype) {
-    case DType::Float32: return dispatch_dim<float>(a, stream);
-    case DType::Float16: return dispatch_dim<__half>(a, stream);
-    case DType::BFloat16: return dispatch_dim<__nv_bfloat16>(a, stream);
-  }
-  return cudaErrorInvalidValue;
+  return with_element_type(a.dtype, [&](auto t) { return dispatch_dim<decltype(t)>(a, stream); });
 }
 
 cudaError_t paged_append(const PagedAppendArgs& a, cudaStream_t stream) {
   if (a.head_dim <= 0 || a.kv_heads <= 0) return cudaErrorInvalidValue;
   const int threads = 32;
-  switch (a.dtype) {
-    case DType::Float32: paged_append_kernel<float><<<a.kv_heads, threads, 0, stream>>>(a); break;
-    case DType::Float16: paged_append_kernel<__half><<<a.kv_heads, threads, 0, stream>>>(a); break;
-    case DType::BFloat16: paged_append_kernel<__nv_bfloat16><<<a.kv_heads, threads, 0, stream>>>(a); break;
-  }
-  return cudaGetLastError();
+  return with_element_type(a.dtype, [&](auto t) {
+    paged_append_kernel<decltype(t)><<<a.kv_heads, threads, 0, stream>>>(a);
+    return cudaGetLastError();
+  });
 }
 
 }  // namespace trimvl::cuda

@@ -96,12 +96,7 @@ cudaError_t rms_norm(const RmsNormArgs& a, cudaStream_t stream) {
       (a.residual && !a.sum))
     return cudaErrorInvalidValue;
   if (a.rows == 0) return cudaSuccess;
-  switch (a.dtype) {
-    case DType::Float32: return launch<float>(a, stream);
-    case DType::Float16: return launch<__half>(a, stream);
-    case DType::BFloat16: return launch<__nv_bfloat16>(a, stream);
-  }
-  return cudaErrorInvalidValue;
+  return with_element_type(a.dtype, [&](auto t) { return launch<decltype(t)>(a, stream); });
 }
 
 }  // namespace trimvl::cuda

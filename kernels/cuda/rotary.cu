@@ -112,12 +112,7 @@ cudaError_t qk_norm_rope(const QkNormRopeArgs& a, cudaStream_t stream) {
       (a.k.heads > 0 && (!a.k.in || !a.k.weight || !a.k.out)))
     return cudaErrorInvalidValue;
   if (rows == 0) return cudaSuccess;
-  switch (a.dtype) {
-    case DType::Float32: return dispatch_lanes<float>(a, stream);
-    case DType::Float16: return dispatch_lanes<__half>(a, stream);
-    case DType::BFloat16: return dispatch_lanes<__nv_bfloat16>(a, stream);
-  }
-  return cudaErrorInvalidValue;
+  return with_element_type(a.dtype, [&](auto t) { return dispatch_lanes<decltype(t)>(a, stream); });
 }
 
 }  // namespace trimvl::cuda

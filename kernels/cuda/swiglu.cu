@@ -55,12 +55,7 @@ cudaError_t silu_mul(const SiluMulArgs& a, cudaStream_t stream) {
       (a.rows > 1 && (a.gate_stride % width != 0 || a.up_stride % width != 0)))
     return cudaErrorInvalidValue;
   if (a.rows == 0) return cudaSuccess;
-  switch (a.dtype) {
-    case DType::Float32: return launch<float>(a, stream);
-    case DType::Float16: return launch<__half>(a, stream);
-    case DType::BFloat16: return launch<__nv_bfloat16>(a, stream);
-  }
-  return cudaErrorInvalidValue;
+  return with_element_type(a.dtype, [&](auto t) { return launch<decltype(t)>(a, stream); });
 }
 
 }  // namespace trimvl::cuda

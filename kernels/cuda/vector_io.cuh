@@ -1,12 +1,28 @@
 #pragma once
 // 16-byte loads and stores of activation rows, converted to and from float registers, for the
-// three activation dtypes. One place for it, so every kernel reads memory the same (wide) way.
+// three activation dtypes, and the dispatch from a runtime dtype to them. One place for it, so every
+// kernel reads memory the same (wide) way.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
+#include <cuda_runtime_api.h>
 
 #include <cstdint>
 
+#include "kernels/cuda/dtype.h"
+
 namespace trimvl::cuda {
+
+// Calls f(T{}) with the element type of `dtype` (float, __half or __nv_bfloat16): the one place a
+// launcher turns the runtime dtype into a template argument.
+template <typename F>
+cudaError_t with_element_type(DType dtype, F&& f) {
+  switch (dtype) {
+    case DType::Float32: return f(float{});
+    case DType::Float16: return f(__half{});
+    case DType::BFloat16: return f(__nv_bfloat16{});
+  }
+  return cudaErrorInvalidValue;
+}
 
 template <typename T>
 struct Vec {

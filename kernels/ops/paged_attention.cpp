@@ -23,12 +23,9 @@ constexpr int64_t kTargetCtas = 1024;
 
 #ifdef TRIMVL_HAS_CUDA
 cuda::DType kernel_dtype(c10::ScalarType type) {
-  switch (type) {
-    case at::kFloat: return cuda::DType::Float32;
-    case at::kHalf: return cuda::DType::Float16;
-    case at::kBFloat16: return cuda::DType::BFloat16;
-    default: throw Error(fmt::format("paged kernels: no kernel for {}", c10::toString(type)), Error::Kind::Unsupported);
-  }
+  const std::optional<cuda::DType> dtype = cuda_dtype(type);
+  if (!dtype) throw Error(fmt::format("paged kernels: no kernel for {}", c10::toString(type)), Error::Kind::Unsupported);
+  return *dtype;
 }
 
 void check_view(const PagedView& pool, const at::Tensor& like) {
