@@ -19,6 +19,7 @@ Score Engine::score(const Request& request, std::string_view continuation) {
 void Engine::dump_logits(const std::filesystem::path& path) const { impl_->pipeline.dump_logits(path); }
 void Engine::cancel() { impl_->pipeline.cancel(); }
 void Engine::reset() { impl_->pipeline.reset(); }
+void Engine::set_kv_cache(const KvCacheSettings& settings) { impl_->pipeline.set_kv_cache(settings); }
 int64_t Engine::context_length() const { return impl_->pipeline.context_length(); }
 
 }  // namespace trimvl::app

@@ -62,12 +62,18 @@ struct Request {
   std::filesystem::path trace;    // write a retention trace of this request here (docs/trace-format.md)
 };
 
+// What one ask() or score() did. Everything is of that request, except the KV cache fields below,
+// which cover the conversation's cache so far: the first request after construction, reset() or
+// set_kv_cache() starts them from zero, so with a reset() before each request they are per request.
+// score() reports its own fresh cache.
 struct Stats {
   int64_t prompt_tokens = 0;  // the whole conversation's prompt this turn
   int64_t prefilled_tokens = 0;  // of which run this turn (the rest was cached)
   int64_t text_tokens = 0, image_tokens = 0, video_tokens = 0;  // of prompt_tokens, by modality
   int64_t generated_tokens = 0;
   double media_s = 0;    // decoding, processing and encoding media
+  int64_t media_encoded = 0;  // images and videos of this request decoded and encoded
+  int64_t media_reused = 0;   // ... and taken from the engine's media cache instead
   double ttft_s = 0;     // request start to the first generated token
   double decode_s = 0;   // after the first token
   double tokens_per_s() const { return decode_s > 0 ? static_cast<double>(generated_tokens - 1) / decode_s : 0; }
@@ -126,6 +132,12 @@ struct EngineOptions {
   std::string device = "cpu";  // cpu | cuda | cuda:N
   std::string dtype = "bf16";  // bf16 | fp16 | fp32
   KvCacheSettings kv;
+  // Encoded images and videos kept across requests (and across reset() and set_kv_cache()), on the
+  // model's device, least recently used dropped first; 0 (or less) disables. A request reuses an encoding
+  // when its images (or its videos) are the same files — path, inode, size, modification times —
+  // with the same fps / max_frames, in the same order as a request before; results are the same
+  // bit for bit.
+  int64_t media_cache_bytes = int64_t{256} << 20;
 };
 
 using PieceCallback = std::function<void(std::string_view piece)>;
@@ -155,6 +167,14 @@ class Engine {
 
   void cancel();  // thread-safe; the running request ends with Error(Cancelled)
   void reset();   // forget the conversation
+
+  // Switches the KV cache policy without reloading the model: checked and refused exactly as
+  // construction refuses `EngineOptions::kv` (same errors; gates loaded and checked when the new
+  // policy needs them, each gate directory read once per engine), then the conversation is reset
+  // and the next request runs under the new settings as an engine constructed with them would, token
+  // for token. On an error the engine is unchanged (previous policy, conversation kept). Not while a
+  // request runs.
+  void set_kv_cache(const KvCacheSettings& settings);
 
   int64_t context_length() const;  // the longest stream the model accepts
 

@@ -27,6 +27,8 @@
 namespace trimvl::app {
 namespace {
 
+namespace fs = std::filesystem;
+
 using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point start) {
@@ -111,14 +113,6 @@ at::Tensor token_rows(const std::vector<EncodedMedia>& items, int64_t first, int
 
 }  // namespace
 
-void MediaSet::append(MediaSet&& other) {
-  auto move_all = [](auto& to, auto& from) { std::move(from.begin(), from.end(), std::back_inserter(to)); };
-  move_all(image_inputs, other.image_inputs);
-  move_all(video_inputs, other.video_inputs);
-  move_all(images, other.images);
-  move_all(videos, other.videos);
-}
-
 Pipeline::Pipeline(const EngineOptions& options)
     : snapshot_(discover_snapshot(options.model)),
       device_(parse_device(options.device)),
@@ -133,7 +127,8 @@ Pipeline::Pipeline(const EngineOptions& options)
                         : vision::qwen3vl::load_video_processor_config(snapshot_.model.video_preprocessor_config)),
       generation_(snapshot_.model.generation_config.empty()
                       ? GenerationConfig{}
-                      : GenerationConfig::from_file(snapshot_.model.generation_config)) {
+                      : GenerationConfig::from_file(snapshot_.model.generation_config)),
+      media_cache_(options.media_cache_bytes) {
   const auto& dir = snapshot_.model.dir;
   if (snapshot_.model.weights.empty())
     throw Error("the model has no weights (model.safetensors)", Error::Kind::NotFound).file(dir.string());
@@ -145,35 +140,72 @@ Pipeline::Pipeline(const EngineOptions& options)
 
   // Everything that can be refused is checked before any weight is read: the policy, then the
   // gates against the base model's sizes.
-  policy_ = cache::make_policy(policy_options(options.kv));
-  prefill_chunk_ = options.kv.prefill_chunk;
   const auto text_config = qwen3vl::TextConfig::load(snapshot_.model.config);
-  std::optional<GateFiles> gate_files = snapshot_.gates;
-  if (!options.kv.gates.empty()) gate_files = gate_directory(options.kv.gates);
-  if (gate_files && gate_files->weights.empty()) gate_files.reset();  // listed as missing by `trimvl info`
-  const bool needs_gates = policy_->scorer() && policy_->scorer()->needs_gates();
-  if (needs_gates && !gate_files)
-    throw Error(fmt::format("policy {} ranks tokens by learned retention and needs retention gates: pass --gates DIR, "
-                            "or a gate directory (trimkv_weights.pth + config.json) as the model",
-                            options.kv.policy));
-  std::optional<cache::GateCheckpoint> gates;
-  if (gate_files && needs_gates) {
-    gates = load_gates(*gate_files, qwen3vl::TextModel::gate_spec(text_config));
-  } else if (gate_files) {
-    log::info("retention gates in {} are not used by policy {}", gate_files->dir.string(), options.kv.policy);
-  }
+  KvSetup kv = resolve_kv(options.kv, text_config);
 
   const auto start = Clock::now();
   vision_.emplace(vision::qwen3vl::VisionModel::load(dir, dtype_, device_));
   decoder_.emplace(qwen3vl::TextDecoder::load(io::SafetensorsCheckpoint::open(snapshot_.model.weights), text_config,
-                                              dtype_, device_, gates ? &*gates : nullptr));
-  graph_.emplace(*decoder_);
-  cache_ = new_cache();
-  log::info("loaded {} ({} on {}) in {:.1f} s; KV cache: {}{}", dir.string(), dtype_name(dtype_), device_.str(),
-            seconds_since(start), policy_->describe(), gates ? fmt::format(", {} gates", cache::gate_type_name(gates->type)) : "");
+                                              dtype_, device_));
+  install_kv(std::move(kv));
+  log::info("loaded {} ({} on {}) in {:.1f} s; KV cache: {}", dir.string(), dtype_name(dtype_), device_.str(),
+            seconds_since(start), kv_description());
 }
 
-std::unique_ptr<cache::PagedKvCache> Pipeline::new_cache() const {
+Pipeline::KvSetup Pipeline::resolve_kv(const KvCacheSettings& settings, const qwen3vl::TextConfig& text_config) {
+  KvSetup setup{cache::make_policy(policy_options(settings)), settings.prefill_chunk, nullptr};
+  std::optional<GateFiles> gate_files = snapshot_.gates;
+  if (!settings.gates.empty()) gate_files = gate_directory(settings.gates);
+  if (gate_files && gate_files->weights.empty()) gate_files.reset();  // listed as missing by `trimvl info`
+  const bool needs_gates = setup.policy->scorer() && setup.policy->scorer()->needs_gates();
+  if (needs_gates && !gate_files)
+    throw Error(fmt::format("policy {} ranks tokens by learned retention and needs retention gates: pass --gates DIR, "
+                            "or a gate directory (trimkv_weights.pth + config.json) as the model",
+                            settings.policy));
+  if (!needs_gates) {
+    if (gate_files)
+      log::info("retention gates in {} are not used by policy {}", gate_files->dir.string(), settings.policy);
+    return setup;
+  }
+  std::error_code ec;
+  fs::path dir = fs::weakly_canonical(gate_files->dir, ec);
+  if (ec) dir = gate_files->dir;
+  auto found = gate_checkpoints_.find(dir);
+  if (found == gate_checkpoints_.end()) {
+    auto gates = std::make_shared<const cache::GateCheckpoint>(
+        load_gates(*gate_files, qwen3vl::TextModel::gate_spec(text_config)));
+    found = gate_checkpoints_.emplace(dir, std::move(gates)).first;
+  }
+  setup.gates = found->second;
+  return setup;
+}
+
+void Pipeline::install_kv(KvSetup setup) {
+  // What can fail (device memory) comes first and the gates, which set_gates swaps all or none,
+  // last, so a failure leaves the pipeline as it was. Graphs captured for the old cache would
+  // never replay again (cache keys are unique), so they go with it.
+  auto cache = new_cache(setup.policy, setup.prefill_chunk);
+  auto graph = std::make_unique<qwen3vl::DecodeGraph>(*decoder_);
+  if (setup.gates != gates_) decoder_->model.set_gates(setup.gates.get());
+  gates_ = std::move(setup.gates);
+  policy_ = std::move(setup.policy);
+  prefill_chunk_ = setup.prefill_chunk;
+  graph_ = std::move(graph);  // the old graphs go before the cache their replays write to
+  cache_ = std::move(cache);
+  reset();
+}
+
+std::string Pipeline::kv_description() const {
+  return policy_->describe() + (gates_ ? fmt::format(", {} gates", cache::gate_type_name(gates_->type)) : "");
+}
+
+void Pipeline::set_kv_cache(const KvCacheSettings& settings) {
+  install_kv(resolve_kv(settings, decoder_->model.config()));
+  log::info("KV cache: {}", kv_description());
+}
+
+std::unique_ptr<cache::PagedKvCache> Pipeline::new_cache(std::shared_ptr<const cache::Policy> policy,
+                                                         std::optional<int64_t> prefill_chunk) const {
   const auto& config = decoder_->model.config();
   cache::PagedCacheOptions options;
   options.num_layers = static_cast<int>(config.num_hidden_layers);
@@ -181,9 +213,9 @@ std::unique_ptr<cache::PagedKvCache> Pipeline::new_cache() const {
   options.head_dim = config.head_dim;
   options.dtype = dtype_;
   options.device = device_;
-  options.max_forward_tokens = prefill_chunk_.value_or(0);
+  options.max_forward_tokens = prefill_chunk.value_or(0);
   options.max_stream_tokens = context_length();
-  return std::make_unique<cache::PagedKvCache>(options, policy_);
+  return std::make_unique<cache::PagedKvCache>(options, std::move(policy));
 }
 
 void Pipeline::cache_stats(const cache::PagedKvCache& cache, Stats& stats) const {
@@ -240,43 +272,72 @@ std::vector<qwen3vl::Message> Pipeline::to_chat(std::span<const Message> message
   return chat;
 }
 
-MediaSet Pipeline::encode_media(std::span<const Message> messages, Stats& stats) const {
+MediaSet Pipeline::encode_media(std::span<const Message> messages, Stats& stats) {
   const auto start = Clock::now();
-  std::vector<at::Tensor> image_pixels, video_pixels;
-  std::vector<vision::qwen3vl::GridThw> image_grids, video_grids;
-  MediaSet set;
+  std::vector<const Part*> images, videos;
   for (const auto& message : messages) {
     for (const auto& part : message.parts) {
-      if (part.kind == Part::Kind::Image) {
-        auto processed = vision::qwen3vl::process_image(load_media(part.path), image_config_);
-        image_pixels.push_back(std::move(processed.pixel_values));
-        image_grids.push_back(processed.grid);
-        set.image_inputs.push_back({prompt_grid(processed.grid)});
-      } else if (part.kind == Part::Kind::Video) {
-        auto config = video_config_;
-        if (part.fps) {
-          config.fps = *part.fps;
-          config.num_frames.reset();
-        }
-        if (part.max_frames) {
-          config.max_frames = *part.max_frames;
-          config.min_frames = std::min(config.min_frames, *part.max_frames);
-        }
-        auto processed = vision::qwen3vl::process_video(load_media(part.path), config);
-        video_pixels.push_back(std::move(processed.pixel_values));
-        video_grids.push_back(processed.grid);
-        set.video_inputs.push_back({prompt_grid(processed.grid), processed.timestamps_s});
-      }
+      if (part.kind == Part::Kind::Image) images.push_back(&part);
+      if (part.kind == Part::Kind::Video) videos.push_back(&part);
     }
   }
   // Images and videos go through the encoder separately, as HF's get_image_features and
   // get_video_features do (attention never mixes items either way).
-  const int64_t merge = vision_->config().spatial_merge_size;
-  if (!image_grids.empty())
-    set.images = split_items(vision_->forward(at::cat(image_pixels), image_grids), merge);
-  if (!video_grids.empty())
-    set.videos = split_items(vision_->forward(at::cat(video_pixels), video_grids), merge);
-  if (!image_grids.empty() || !video_grids.empty()) stats.media_s += seconds_since(start);
+  MediaSet set = encode_items(images, Part::Kind::Image, stats);
+  set.append(encode_items(videos, Part::Kind::Video, stats));
+  if (!images.empty() || !videos.empty()) stats.media_s += seconds_since(start);
+  return set;
+}
+
+MediaSet Pipeline::encode_items(const std::vector<const Part*>& parts, Part::Kind kind, Stats& stats) {
+  if (parts.empty()) return {};
+  const auto count = static_cast<int64_t>(parts.size());
+  // The cache key: every input of this encoder call that the engine does not fix, in order. NUL
+  // separates items (no path holds one).
+  std::string key;
+  if (media_cache_.enabled()) {
+    key = kind == Part::Kind::Image ? "image" : "video";
+    for (const Part* part : parts) {
+      key += '\0' + media_file_identity(part->path);
+      if (kind == Part::Kind::Video)
+        key += fmt::format("|fps={}|max_frames={}", part->fps ? fmt::format("{}", *part->fps) : "-",
+                           part->max_frames ? fmt::format("{}", *part->max_frames) : "-");
+    }
+    if (auto cached = media_cache_.find(key)) {
+      stats.media_reused += count;
+      return std::move(*cached);
+    }
+  }
+
+  std::vector<at::Tensor> pixels;
+  std::vector<vision::qwen3vl::GridThw> grids;
+  MediaSet set;
+  for (const Part* part : parts) {
+    if (kind == Part::Kind::Image) {
+      auto processed = vision::qwen3vl::process_image(load_media(part->path), image_config_);
+      pixels.push_back(std::move(processed.pixel_values));
+      grids.push_back(processed.grid);
+      set.image_inputs.push_back({prompt_grid(processed.grid)});
+    } else {
+      auto config = video_config_;
+      if (part->fps) {
+        config.fps = *part->fps;
+        config.num_frames.reset();
+      }
+      if (part->max_frames) {
+        config.max_frames = *part->max_frames;
+        config.min_frames = std::min(config.min_frames, *part->max_frames);
+      }
+      auto processed = vision::qwen3vl::process_video(load_media(part->path), config);
+      pixels.push_back(std::move(processed.pixel_values));
+      grids.push_back(processed.grid);
+      set.video_inputs.push_back({prompt_grid(processed.grid), processed.timestamps_s});
+    }
+  }
+  auto items = split_items(vision_->forward(at::cat(pixels), grids), vision_->config().spatial_merge_size);
+  (kind == Part::Kind::Image ? set.images : set.videos) = std::move(items);
+  stats.media_encoded += count;
+  if (media_cache_.enabled()) media_cache_.insert(key, set);
   return set;
 }
 
@@ -533,7 +594,7 @@ Score Pipeline::score(const Request& request, std::string_view continuation) {
 
   // The prompt goes through the cache as ask() would send it (evicting as the policy says), then the
   // continuation as one forward: its logits are what generation would have seen with teacher forcing.
-  const auto cache = new_cache();
+  const auto cache = new_cache(policy_, prefill_chunk_);
   const std::span<const int32_t> all(ids);
   at::Tensor hidden = prefill(*cache, all.first(static_cast<size_t>(length)), all_positions, sources, 0, media);
   if (count > 1) hidden = at::cat({hidden, forward(*cache, all, all_positions, sources, length, length + count - 1, media)});
@@ -556,6 +617,7 @@ Score Pipeline::score(const Request& request, std::string_view continuation) {
     stats.video_tokens += source.modality == qwen3vl::Modality::Video;
   }
   stats.ttft_s = seconds_since(start);
+  cache_stats(*cache, stats);
   last_logits_ = logits;
   last_tokens_ = continuation_ids;
   return score;

@@ -8,9 +8,15 @@
 // holds are a prefix of the new prompt, only the rest is prefilled; the positions of the new tokens
 // come from the whole prompt, which is what carries the rope delta across turns. Otherwise the
 // cache is rebuilt from the stored media encodings.
+//
+// The KV policy can change between requests (set_kv_cache, for sweeps): the construction goes
+// through the same two steps, resolve_kv (everything refusable, gates read at most once per
+// directory) and install_kv (gates into the decoder, a fresh cache). Encoded media outlive a
+// conversation in a bounded cache (media_cache.h).
 #include <atomic>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -23,7 +29,10 @@
 #include <c10/core/ScalarType.h>
 
 #include "app/engine.h"
+#include "app/pipeline/encoded_media.h"
+#include "app/pipeline/media_cache.h"
 #include "app/snapshot.h"
+#include "cache/gate_checkpoint.h"
 #include "cache/paged_kv_cache.h"
 #include "cache/policy.h"
 #include "language/qwen3vl/chat_format.h"
@@ -37,23 +46,12 @@
 
 namespace trimvl::app {
 
-// One image or video, encoded: its visual tokens and their DeepStack features, on the model's device.
-struct EncodedMedia {
-  at::Tensor embeds;                // [tokens, hidden]
-  std::vector<at::Tensor> deepstack;  // per level, [tokens, hidden]
-};
-
-// The media of a conversation in prompt order, as build_prompt and the prefill need them.
-struct MediaSet {
-  std::vector<qwen3vl::ImageInput> image_inputs;
-  std::vector<qwen3vl::VideoInput> video_inputs;
-  std::vector<EncodedMedia> images, videos;
-  void append(MediaSet&& other);
-};
-
 class Pipeline {
  public:
   explicit Pipeline(const EngineOptions& options);
+
+  // See Engine::set_kv_cache.
+  void set_kv_cache(const KvCacheSettings& settings);
 
   Reply ask(const Request& request, const PieceCallback& on_piece);
   Score score(const Request& request, std::string_view continuation);
@@ -63,8 +61,24 @@ class Pipeline {
   int64_t context_length() const { return prompt_config_.max_position_embeddings; }
 
  private:
-  // Loads, processes and encodes the image and video parts of `messages`, in order.
-  MediaSet encode_media(std::span<const Message> messages, Stats& stats) const;
+  // A KV cache configuration, checked and with its gates loaded, not yet in use.
+  struct KvSetup {
+    std::shared_ptr<const cache::Policy> policy;
+    std::optional<int64_t> prefill_chunk;
+    std::shared_ptr<const cache::GateCheckpoint> gates;  // null when the policy runs none
+  };
+  // Refuses what construction refuses (the policy's values, a gated policy without gates, gates
+  // that do not fit `text_config`) without changing the pipeline.
+  KvSetup resolve_kv(const KvCacheSettings& settings, const qwen3vl::TextConfig& text_config);
+  // Puts `setup` in use with a fresh cache and an empty conversation; on an error nothing changed.
+  void install_kv(KvSetup setup);
+  std::string kv_description() const;  // the policy, and the gates' type when it runs any
+
+  // Loads, processes and encodes the image and video parts of `messages`, in order, reusing the
+  // media cache's encodings.
+  MediaSet encode_media(std::span<const Message> messages, Stats& stats);
+  // One encoder call: `parts`, all images or all videos.
+  MediaSet encode_items(const std::vector<const Part*>& parts, Part::Kind kind, Stats& stats);
   // Runs prompt tokens [from, to) through the model into `cache` as one forward and returns their
   // final hidden states. `positions` [3, ids.size()] and `sources` cover the whole prompt; `media`
   // holds every image and video of it, those before `from` included (already in the cache).
@@ -75,7 +89,8 @@ class Pipeline {
   // so the policy evicts between them. Returns the last token's final hidden state [1, hidden].
   at::Tensor prefill(cache::KvCache& cache, std::span<const int32_t> ids, const at::Tensor& positions,
                      std::span<const qwen3vl::TokenSource> sources, int64_t from, const MediaSet& media);
-  std::unique_ptr<cache::PagedKvCache> new_cache() const;
+  std::unique_ptr<cache::PagedKvCache> new_cache(std::shared_ptr<const cache::Policy> policy,
+                                                 std::optional<int64_t> prefill_chunk) const;
   // The cache's counters and what it holds by modality, into `stats`.
   void cache_stats(const cache::PagedKvCache& cache, Stats& stats) const;
   // The logits [1, vocab] of one generated token's forward; valid until the next step.
@@ -96,9 +111,13 @@ class Pipeline {
   GenerationConfig generation_;
   std::optional<vision::qwen3vl::VisionModel> vision_;
   std::optional<qwen3vl::TextDecoder> decoder_;
-  std::optional<qwen3vl::DecodeGraph> graph_;  // decode steps of decoder_ (CUDA graph replays on CUDA)
+  std::unique_ptr<qwen3vl::DecodeGraph> graph_;  // decode steps of decoder_ (CUDA graph replays on CUDA)
   std::shared_ptr<const cache::Policy> policy_;
   std::optional<int64_t> prefill_chunk_;
+  std::shared_ptr<const cache::GateCheckpoint> gates_;  // the decoder's, or null
+  // Gate checkpoints read so far, by canonical directory: a sweep switching policies reads each once.
+  std::map<std::filesystem::path, std::shared_ptr<const cache::GateCheckpoint>> gate_checkpoints_;
+  MediaCache media_cache_;
 
   // The conversation.
   std::unique_ptr<cache::PagedKvCache> cache_;

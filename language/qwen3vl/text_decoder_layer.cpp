@@ -1,13 +1,16 @@
 #include "language/qwen3vl/text_decoder_layer.h"
 
+#include <type_traits>
+
 #include <ATen/ATen.h>
 
 namespace trimvl::qwen3vl {
 
-TextDecoderLayer::TextDecoderLayer(const TextConfig& config, const io::WeightLoader::Scope& layer, int index,
-                                   const cache::GateLayer* gate, c10::ScalarType dtype, c10::Device device)
+// set_gate's noexcept promise rests on this.
+static_assert(std::is_nothrow_move_assignable_v<std::optional<cache::RetentionGate>>);
+
+TextDecoderLayer::TextDecoderLayer(const TextConfig& config, const io::WeightLoader::Scope& layer, int index)
     : input_layernorm_(layer.scope("input_layernorm"), config.hidden_size, config.rms_norm_eps),
-      gate_(gate ? std::optional<cache::RetentionGate>(std::in_place, *gate, dtype, device) : std::nullopt),
       self_attn_(config, layer.scope("self_attn"), index),
       post_attention_layernorm_(layer.scope("post_attention_layernorm"), config.hidden_size, config.rms_norm_eps),
       mlp_(config, layer.scope("mlp")) {}

@@ -5,6 +5,7 @@
 // normalised tensor q/k/v are projected from — after DeepStack's additions for the layers that
 // follow them — and its log β goes to the cache with the layer's keys and values.
 #include <optional>
+#include <utility>
 
 #include <ATen/core/Tensor.h>
 #include <c10/core/Device.h>
@@ -24,11 +25,14 @@ namespace trimvl::qwen3vl {
 
 class TextDecoderLayer {
  public:
-  // gate: this layer's retention gate, or null; run in `dtype` on `device` (the model's).
-  TextDecoderLayer(const TextConfig& config, const io::WeightLoader::Scope& layer, int index,
-                   const cache::GateLayer* gate, c10::ScalarType dtype, c10::Device device);
+  // Starts without a retention gate (TextModel::set_gates gives it one).
+  TextDecoderLayer(const TextConfig& config, const io::WeightLoader::Scope& layer, int index);
 
   at::Tensor operator()(const at::Tensor& x, const RotaryTables& rope, cache::KvCache& cache) const;
+
+  // This layer's retention gate (in the model's dtype and device), or none. Cannot throw, so a
+  // model can swap all its layers' gates or none.
+  void set_gate(std::optional<cache::RetentionGate> gate) noexcept { gate_ = std::move(gate); }
 
  private:
   RmsNorm input_layernorm_;

@@ -1,5 +1,8 @@
 #include "language/qwen3vl/text_model.h"
 
+#include <optional>
+#include <utility>
+
 #include <ATen/ATen.h>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -54,13 +57,22 @@ TextModel::TextModel(const TextConfig& config, const io::WeightLoader::Scope& la
     : config_(fits(supported(config), gates)),
       embed_tokens_(language_model.scope("embed_tokens").take("weight", {config.vocab_size, config.hidden_size})),
       norm_(language_model.scope("norm"), config.hidden_size, config.rms_norm_eps),
-      rotary_(config, embed_tokens_.device()),
-      has_gates_(gates != nullptr) {
+      rotary_(config, embed_tokens_.device()) {
   const auto layers = language_model.scope("layers");
   layers_.reserve(static_cast<size_t>(config.num_hidden_layers));
-  for (int i = 0; i < config.num_hidden_layers; ++i)
-    layers_.emplace_back(config, layers.scope(i), i, gates ? &gates->layers[static_cast<size_t>(i)] : nullptr, dtype(),
-                         device());
+  for (int i = 0; i < config.num_hidden_layers; ++i) layers_.emplace_back(config, layers.scope(i), i);
+  set_gates(gates);
+}
+
+void TextModel::set_gates(const cache::GateCheckpoint* gates) {
+  fits(config_, gates);
+  // Every layer's gate is built before any is installed: a failed copy to the device leaves the
+  // model as it was, never half gated.
+  std::vector<std::optional<cache::RetentionGate>> built(layers_.size());
+  if (gates)
+    for (size_t i = 0; i < layers_.size(); ++i) built[i].emplace(gates->layers[i], dtype(), device());
+  for (size_t i = 0; i < layers_.size(); ++i) layers_[i].set_gate(std::move(built[i]));
+  has_gates_ = gates != nullptr;
 }
 
 cache::GateSpec TextModel::gate_spec(const TextConfig& config) {

@@ -44,6 +44,11 @@ class TextModel {
   TextModel(const TextConfig& config, const io::WeightLoader::Scope& language_model,
             const cache::GateCheckpoint* gates = nullptr);
 
+  // Replaces the retention gates (null: none) of every layer, as the constructor installs them, so
+  // a loaded model can serve another KV policy. Gates that do not fit are refused as the
+  // constructor refuses them; on any error the model keeps the gates it had.
+  void set_gates(const cache::GateCheckpoint* gates);
+
   // What a gate checkpoint must fit to run in this model (load_gate_checkpoint's spec), without the
   // gate directory's own fields (type, intermediate size, tying), which its config.json supplies.
   static cache::GateSpec gate_spec(const TextConfig& config);

@@ -39,6 +39,8 @@ set_tests_properties(trimvl_chat_cli PROPERTIES LABELS golden FIXTURES_REQUIRED 
 # Bounded KV caches through the engine and `trimvl ask`: gqa4 with the rg10 gates gen_trimkv_e2e.py
 # wrote for the same shape.
 target_sources(app_golden_tests PRIVATE "${CMAKE_CURRENT_LIST_DIR}/kv_pipeline_golden_test.cpp")
+# One engine across KV policies and the media cache (what `trimvl eval`'s sweeps rely on).
+target_sources(app_golden_tests PRIVATE "${CMAKE_CURRENT_LIST_DIR}/engine_sweep_golden_test.cpp")
 set(_gates "${TRIMVL_GOLDEN_DIR}/trimkv_e2e/gates-rg10")
 add_test(NAME trimvl_ask_cli_dbtrimkv_trace
          COMMAND sh -c "\"$@\" --trace kv.trace >/dev/null 2>ask.err || exit 1\ncat ask.err\n\"$0\" trace kv.trace"

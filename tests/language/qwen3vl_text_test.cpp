@@ -457,6 +457,34 @@ TEST_F(TextGatesTest, GatesForAnotherModelAreRefused) {
                {"named 'model.layers.{i}...'", "'model.language_model.layers.{i}...'", gate_file});
 }
 
+// set_gates on a loaded model: the log β a model loaded with those gates computes (bit for bit),
+// none after set_gates(nullptr), and gates that do not fit refused with the model left as it was.
+TEST_F(TextGatesTest, GatesCanBeSwappedOnALoadedModel) {
+  const auto g = gates();
+  const at::Tensor ids = at::arange(4) * 3, positions = at::arange(4).expand({3, 4}).contiguous();
+  const auto log_beta = [&](const TextDecoder& d) {
+    RecordingCache cache(2);
+    d.model.forward(d.model.embed(ids), positions, cache::ForwardTokens::uniform(4, cache::Modality::Text), cache);
+    return cache.log_beta;
+  };
+  const auto expected = log_beta(load_with(g));
+  TextDecoder d = load();
+  d.model.set_gates(&g);
+  EXPECT_TRUE(d.model.has_gates());
+  const auto swapped = log_beta(d);
+  for (size_t layer = 0; layer < expected.size(); ++layer)
+    EXPECT_TRUE(at::equal(swapped[layer][0], expected[layer][0])) << "layer " << layer;
+
+  const auto three_layers = gates(3);
+  expect_error([&] { d.model.set_gates(&three_layers); }, Error::Kind::InvalidInput, {"retention gates for 3 layers"});
+  EXPECT_TRUE(d.model.has_gates());
+  EXPECT_TRUE(at::equal(log_beta(d)[1][0], expected[1][0]));
+
+  d.model.set_gates(nullptr);
+  EXPECT_FALSE(d.model.has_gates());
+  for (const auto& layer : log_beta(d)) EXPECT_FALSE(layer.at(0).defined());
+}
+
 TEST_F(TextGatesTest, GateSpecIsTheModelsSizes) {
   test::write_tiny_qwen3vl(tmp.path(), config, tensors);
   const auto spec = TextModel::gate_spec(TextConfig::load(tmp / "config.json"));
