@@ -271,42 +271,56 @@ int64_t check_file(const std::filesystem::path& path, bool& torn) {
   return static_cast<int64_t>(whole);
 }
 
-TEST(SampleJournal, KilledAtRandomMomentsAndResumedItHoldsEveryKeyOnceInOrder) {
-  test::TempDir tmp;
-  const auto path = tmp / "killed.jsonl";
-  std::mt19937 rng(20261123);
-  std::uniform_int_distribution<int> delay_us(0, 40000);
-  int torn_tails = 0;
-  int64_t previous = 0;
-  for (int iteration = 0; iteration < 16; ++iteration) {
+struct KillStats {
+  int64_t samples = 0;  // whole lines after the last kill
+  int torn = 0;         // kills that left a torn last line
+};
+
+// Kills a writer `iterations` times at random moments up to `max_delay_us`, resuming each time,
+// and checks after every kill and every resume what the file holds.
+KillStats kill_and_resume(const std::filesystem::path& path, int iterations, int max_delay_us, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int> delay_us(0, max_delay_us);
+  KillStats stats;
+  for (int iteration = 0; iteration < iterations; ++iteration) {
     const pid_t pid = ::fork();
-    ASSERT_GE(pid, 0);
+    EXPECT_GE(pid, 0);
+    if (pid < 0) return stats;
     if (pid == 0) writer(path, INT64_MAX);
     std::this_thread::sleep_for(std::chrono::microseconds(delay_us(rng)));
-    ASSERT_EQ(::kill(pid, SIGKILL), 0);
+    EXPECT_EQ(::kill(pid, SIGKILL), 0);
     int status = 0;
-    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
-    ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << "the writer failed on its own";
+    EXPECT_EQ(::waitpid(pid, &status, 0), pid);
+    EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << "the writer failed on its own";
 
     // What the kill left: whole lines 0..n-1, then at most a torn tail.
     bool torn = false;
     const int64_t whole = check_file(path, torn);
-    ASSERT_GE(whole, previous) << "iteration " << iteration << ": a finished sample was lost";
-    torn_tails += torn;
+    EXPECT_GE(whole, stats.samples) << "iteration " << iteration << ": a finished sample was lost";
+    stats.torn += torn;
 
     // Resuming cuts the tail and finds exactly the whole lines done.
     {
       const SampleJournal j = SampleJournal::open(path);
-      ASSERT_EQ(static_cast<int64_t>(j.size()), whole);
-      for (int64_t k = 0; k < whole; ++k) ASSERT_TRUE(j.done(std::to_string(k)));
-      ASSERT_FALSE(j.done(std::to_string(whole)));
+      EXPECT_EQ(static_cast<int64_t>(j.size()), whole);
+      for (int64_t k = 0; k < whole; ++k) EXPECT_TRUE(j.done(std::to_string(k)));
+      EXPECT_FALSE(j.done(std::to_string(whole)));
     }
-    ASSERT_EQ(check_file(path, torn), whole);
-    ASSERT_FALSE(torn);
-    previous = whole;
+    EXPECT_EQ(check_file(path, torn), whole);
+    EXPECT_FALSE(torn);
+    stats.samples = whole;
+    if (::testing::Test::HasFailure()) return stats;
   }
+  return stats;
+}
+
+TEST(SampleJournal, KilledAtRandomMomentsAndResumedItHoldsEveryKeyOnceInOrder) {
+  test::TempDir tmp;
+  const auto path = tmp / "killed.jsonl";
+  const KillStats stats = kill_and_resume(path, 16, 40000, 20261123);
+  ASSERT_FALSE(HasFailure());
   // And the same command, left to finish, completes the set without redoing or repeating any.
-  const int64_t target = previous + 5;
+  const int64_t target = stats.samples + 5;
   const pid_t pid = ::fork();
   ASSERT_GE(pid, 0);
   if (pid == 0) writer(path, target);
@@ -316,8 +330,55 @@ TEST(SampleJournal, KilledAtRandomMomentsAndResumedItHoldsEveryKeyOnceInOrder) {
   bool torn = false;
   EXPECT_EQ(check_file(path, torn), target);
   EXPECT_FALSE(torn);
-  std::printf("[ info ] %lld samples over 16 kills, %d of them left a torn line\n", static_cast<long long>(previous),
-              torn_tails);
+  std::printf("[ info ] %lld samples over 16 kills, %d of them left a torn line\n",
+              static_cast<long long>(stats.samples), stats.torn);
+}
+
+TEST(SampleJournal, AKillInsideTheWriteTearsTheLineAndResumingCutsIt) {
+  // Random kills mostly land outside write(2) (in fdatasync, or in reopening); this one waits
+  // until the file starts growing by a 32 MB line — the writer is inside write(2), the kernel
+  // copying page by page — and kills it there, so the kernel really leaves part of the line.
+  test::TempDir tmp;
+  const auto path = tmp / "s.jsonl";
+  {
+    SampleJournal j = SampleJournal::open(path);
+    for (int k = 0; k < 3; ++k) j.append(std::to_string(k), {{"doc_id", k}});
+  }
+  const std::string before = test::read_file(path);
+  const std::string big(32 << 20, 'x');
+  bool torn = false;
+  for (int attempt = 0; attempt < 5 && !torn; ++attempt) {
+    const pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      try {
+        SampleJournal j = SampleJournal::open(path);
+        j.append("big", {{"payload", big}});
+      } catch (...) {
+        ::_exit(3);
+      }
+      ::_exit(0);
+    }
+    for (;;) {  // until the line starts to land (or the writer is gone)
+      std::error_code ec;
+      const auto size = std::filesystem::file_size(path, ec);
+      if ((!ec && size > before.size()) || ::waitpid(pid, nullptr, WNOHANG) == pid) break;
+    }
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+    const std::string after = test::read_file(path);
+    ASSERT_EQ(after.compare(0, before.size(), before), 0) << "the lines before were touched";
+    torn = after.size() > before.size() && after.back() != '\n';
+    if (!torn) {  // the write finished first: start over from the three small lines
+      ASSERT_EQ(::truncate(path.c_str(), static_cast<off_t>(before.size())), 0);
+      continue;
+    }
+    const SampleJournal j = SampleJournal::open(path);
+    EXPECT_EQ(keys_of(j), "0 1 2 ");
+    EXPECT_EQ(j.truncated_bytes(), static_cast<int64_t>(after.size() - before.size()));
+    EXPECT_EQ(test::read_file(path), before);
+  }
+  EXPECT_TRUE(torn) << "five kills inside a 32 MB write and none tore it";
 }
 
 TEST(AtomicRewrite, AKilledRewriteLeavesTheOldOrTheNewFileWhole) {
