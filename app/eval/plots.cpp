@@ -17,7 +17,6 @@ constexpr int kWidth = 900, kHeight = 600;
 
 const cv::Scalar kBackground{255, 255, 255};
 const cv::Scalar kInk{40, 40, 40};
-const cv::Scalar kMutedInk{110, 110, 110};
 const cv::Scalar kGrid{232, 232, 232};
 const cv::Scalar kAxis{150, 150, 150};
 
@@ -68,7 +67,10 @@ void draw_marker(cv::Mat& img, cv::Point c, Marker shape, const cv::Scalar& colo
       cv::circle(img, c, r, kBackground, 1, cv::LINE_AA);
       break;
     case Marker::Square:
-      polygon({{c.x - r + 1, c.y - r + 1}, {c.x + r - 1, c.y - r + 1}, {c.x + r - 1, c.y + r - 1}, {c.x - r + 1, c.y + r - 1}});
+      polygon({{c.x - r + 1, c.y - r + 1},
+               {c.x + r - 1, c.y - r + 1},
+               {c.x + r - 1, c.y + r - 1},
+               {c.x - r + 1, c.y + r - 1}});
       break;
     case Marker::TriangleUp:
       polygon({{c.x, c.y - r - 1}, {c.x + r + 1, c.y + r - 1}, {c.x - r - 1, c.y + r - 1}});
@@ -163,8 +165,8 @@ void check_plot(const BudgetPlot& p, bool log_values) {
   for (const BudgetSeries& s : p.series) {
     any = any || !s.points.empty();
     for (const BudgetPoint& pt : s.points) {
-      TRIMVL_CHECK_ARG(pt.budget > 0, "plot '{}': series '{}' has budget {}; budgets must be positive", p.title, s.label,
-                       pt.budget);
+      TRIMVL_CHECK_ARG(pt.budget > 0, "plot '{}': series '{}' has budget {}; budgets must be positive", p.title,
+                       s.label, pt.budget);
       check_value(pt.value, fmt::format("series '{}' at budget {}", s.label, pt.budget));
     }
   }
@@ -276,8 +278,8 @@ BudgetChart render(const BudgetPlot& p, bool memory) {
   if (chart.series > 1 && budgets.size() > 1) {
     int closest = plot.width;
     for (size_t k = 0; k + 1 < budgets.size(); ++k)
-      closest = std::min(closest, chart.at(static_cast<double>(budgets[k + 1]), 1).x -
-                                      chart.at(static_cast<double>(budgets[k]), 1).x);
+      closest = std::min(
+          closest, chart.at(static_cast<double>(budgets[k + 1]), 1).x - chart.at(static_cast<double>(budgets[k]), 1).x);
     chart.dodge = std::clamp(closest * 6 / 10 / static_cast<int>(chart.series - 1), 0, 8);
   }
 
@@ -373,13 +375,13 @@ int BudgetChart::y_of(double value) const {
 cv::Scalar series_colour(size_t index) {
   // Okabe–Ito: told apart with the common colour-vision deficiencies (BGR).
   static const cv::Scalar palette[] = {
-      {178, 114, 0},   // blue
-      {0, 159, 230},   // orange
-      {115, 158, 0},   // bluish green
-      {0, 94, 213},    // vermillion
-      {167, 121, 204}, // reddish purple
-      {233, 180, 86},  // sky blue
-      {66, 228, 240},  // yellow
+      {178, 114, 0},    // blue
+      {0, 159, 230},    // orange
+      {115, 158, 0},    // bluish green
+      {0, 94, 213},     // vermillion
+      {167, 121, 204},  // reddish purple
+      {233, 180, 86},   // sky blue
+      {66, 228, 240},   // yellow
   };
   return palette[index % std::size(palette)];
 }
@@ -397,7 +399,8 @@ void add_result(BudgetPlot& p, const TaskResult& r, double value, std::optional<
     p.references.push_back({r.config.policy, value, stderr_});
     return;
   }
-  auto it = std::find_if(p.series.begin(), p.series.end(), [&](const BudgetSeries& s) { return s.label == r.config.policy; });
+  auto it =
+      std::find_if(p.series.begin(), p.series.end(), [&](const BudgetSeries& s) { return s.label == r.config.policy; });
   if (it == p.series.end()) it = p.series.insert(p.series.end(), BudgetSeries{r.config.policy, {}});
   it->points.push_back({*r.config.budget, value, stderr_});
 }

@@ -32,7 +32,7 @@ struct BudgetPoint {
 };
 
 struct BudgetSeries {
-  std::string label;  // the policy
+  std::string label;                // the policy
   std::vector<BudgetPoint> points;  // any order; drawn by budget
 };
 
@@ -63,7 +63,7 @@ struct BudgetChart {
   bool y_log = false;         // values on a log10 axis (KV memory)
 
   size_t series = 0;  // how many series share the budgets
-  int dodge = 8;       // pixels between neighbouring series' markers at one budget (less when budgets crowd)
+  int dodge = 8;      // pixels between neighbouring series' markers at one budget (less when budgets crowd)
 
   // The pixel of (budget, value) on the axes.
   cv::Point at(double budget, double value) const;

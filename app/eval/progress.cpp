@@ -67,8 +67,7 @@ double ProgressState::eta_s() const {
 std::string progress_bar_line(const ProgressState& s, int width, const std::string& label) {
   const int digits = static_cast<int>(fmt::format("{}", s.total).size());
   const std::string head = fmt::format("{}  {:>{}}/{} ", label, s.done, digits, s.total);
-  const std::string tail =
-      fmt::format(" {:3}%  {}  {}  {}", percent(s), sample_rate(s), token_rate(s), timing(s));
+  const std::string tail = fmt::format(" {:3}%  {}  {}  {}", percent(s), sample_rate(s), token_rate(s), timing(s));
   // One column short of the width: writing the last column makes some terminals wrap.
   const int room = width - 1 - static_cast<int>(head.size() + tail.size()) - 2;
   if (room < 10) {
@@ -77,8 +76,8 @@ std::string progress_bar_line(const ProgressState& s, int width, const std::stri
     return line;
   }
   const int filled = s.total > 0 ? static_cast<int>(std::min<int64_t>(s.done, s.total) * room / s.total) : room;
-  return head + "[" + std::string(static_cast<size_t>(filled), '#') + std::string(static_cast<size_t>(room - filled), '.') +
-         "]" + tail;
+  return head + "[" + std::string(static_cast<size_t>(filled), '#') +
+         std::string(static_cast<size_t>(room - filled), '.') + "]" + tail;
 }
 
 std::string progress_log_line(const ProgressState& s, const std::string& label) {
@@ -90,12 +89,7 @@ std::string progress_log_line(const ProgressState& s, const std::string& label) 
 }
 
 Progress::Progress(int64_t total, bool enabled, std::FILE* out, ProgressOptions options, int64_t resumed)
-    : out_(out),
-      options_(std::move(options)),
-      enabled_(enabled),
-      total_(total),
-      done_(resumed),
-      resumed_(resumed) {
+    : out_(out), options_(std::move(options)), enabled_(enabled), total_(total), done_(resumed), resumed_(resumed) {
   if (!options_.clock) options_.clock = steady_seconds;
   if (!options_.log) options_.log = [](const std::string& line) { log::info("{}", line); };
   tty_ = options_.tty >= 0 ? options_.tty == 1 : ::isatty(::fileno(out_)) == 1;

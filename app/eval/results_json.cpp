@@ -22,8 +22,8 @@ ojson budget_json(const KvConfig& c) { return c.budget ? ojson(*c.budget) : ojso
 ojson results_json(const std::vector<TaskResult>& results, const ResultsInfo& info) {
   // Built apart and moved in at the end: ordered_json keeps its members in a vector, so a reference
   // into `out` would not survive the next insertion.
-  ojson per_key = ojson::object(), subtasks = ojson::object(), configs = ojson::object(),
-        versions = ojson::object(), n_shot = ojson::object(), higher = ojson::object(), n_samples = ojson::object();
+  ojson per_key = ojson::object(), subtasks = ojson::object(), configs = ojson::object(), versions = ojson::object(),
+        n_shot = ojson::object(), higher = ojson::object(), n_samples = ojson::object();
   ojson configurations = ojson::array();
 
   std::set<std::string> seen;
@@ -47,11 +47,12 @@ ojson results_json(const std::vector<TaskResult>& results, const ResultsInfo& in
     subtasks[key] = ojson::array();
     ojson version = 0;
     if (info.task_versions.is_object() && info.task_versions.contains(r.task)) version = info.task_versions[r.task];
-    configs[key] = {{"task", key},
-                    {"output_type", "generate_until"},
-                    {"metric_list", metric_list},
-                    {"metadata", {{"version", version}}},
-                    {"trimvl", {{"task", r.task}, {"kv_policy", r.config.policy}, {"kv_budget", budget_json(r.config)}}}};
+    configs[key] = {
+        {"task", key},
+        {"output_type", "generate_until"},
+        {"metric_list", metric_list},
+        {"metadata", {{"version", version}}},
+        {"trimvl", {{"task", r.task}, {"kv_policy", r.config.policy}, {"kv_budget", budget_json(r.config)}}}};
     versions[key] = version;
     n_shot[key] = 0;
     n_samples[key] = {{"original", r.n_original}, {"effective", r.n_effective}};

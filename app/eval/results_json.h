@@ -32,15 +32,16 @@
 namespace trimvl::app::eval {
 
 struct ResultsInfo {
-  std::string model_name;        // as the user named it (hub id or path)
-  std::string model_args;        // lmms-eval's "pretrained=...,gates=..." string
-  nlohmann::json config;         // merged into "config": the resolved settings (generation, limit, seed, ...)
+  std::string model_name;             // as the user named it (hub id or path)
+  std::string model_args;             // lmms-eval's "pretrained=...,gates=..." string
+  nlohmann::json config;              // merged into "config": the resolved settings (generation, limit, seed, ...)
   std::vector<std::string> policies;  // the sweep as given (--kv-policy)
   std::vector<int64_t> budgets;       // (--kv-budget)
-  std::string git_hash;          // the build's source commit (empty: null)
+  std::string git_hash;               // the build's source commit (empty: null)
   std::string trimvl_version;
-  std::string date;              // RunDirectory::date
-  double start_time = 0, end_time = 0;  // seconds (any clock; lmms-eval uses perf_counter)
+  std::string date;  // RunDirectory::date
+  // Seconds on any clock (lmms-eval's perf_counter); a resumed run's are its own invocation's.
+  double start_time = 0, end_time = 0;
   nlohmann::json task_versions;  // {task: version}, for "versions"; absent tasks get 0
 };
 

@@ -45,8 +45,8 @@ std::string format_date(std::chrono::system_clock::time_point t) {
 std::string file_part(std::string_view name) {
   std::string out(name);
   for (char& c : out) {
-    const bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                       c == '.' || c == '_' || c == '@' || c == '+' || c == '-';
+    const bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+                       c == '_' || c == '@' || c == '+' || c == '-';
     if (!plain) c = '_';
   }
   return out;

@@ -81,7 +81,8 @@ SampleJournal::~SampleJournal() {
 SampleJournal SampleJournal::open(const std::filesystem::path& path) {
   std::error_code ec;
   if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path(), ec);
-  if (ec) throw Error(fmt::format("cannot create the directory of the samples file: {}", ec.message())).file(path.string());
+  if (ec)
+    throw Error(fmt::format("cannot create the directory of the samples file: {}", ec.message())).file(path.string());
   // O_APPEND: every write lands at the end of the file as it is at that moment, whatever offset
   // this descriptor last saw, so appends can never leave a gap or overwrite a line.
   const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0666);

@@ -11,10 +11,12 @@
 namespace trimvl::app::eval {
 namespace {
 
+// The record's own fields; every other number is a metric. "key" is the journal's.
 constexpr std::array<std::string_view, 16> kOwnFields = {
-    "doc_id",        "input",         "target",       "answers",          "resps",        "filtered_resps",
-    "kv_policy",     "kv_budget",     "kv_peak_bytes", "kv_kept_tokens",  "ttft_s",       "tokens_per_s",
-    "prompt_tokens", "generated_tokens", "trace",     "key"};
+    "doc_id",    "input",         "target",         "answers", "resps",        "filtered_resps", "kv_policy",
+    "kv_budget", "kv_peak_bytes", "kv_kept_tokens", "ttft_s",  "tokens_per_s", "prompt_tokens",  "generated_tokens",
+    "trace",     "key",
+};
 
 bool own_field(std::string_view name) {
   return std::find(kOwnFields.begin(), kOwnFields.end(), name) != kOwnFields.end();
@@ -25,7 +27,8 @@ class Fields {
  public:
   Fields(const nlohmann::json& json, std::string_view where, std::string_view prefix = "")
       : json_(json), where_(where), prefix_(prefix) {
-    if (!json.is_object()) throw fail("", fmt::format("a sample record must be a JSON object, got {}", json.type_name()));
+    if (!json.is_object())
+      throw fail("", fmt::format("a sample record must be a JSON object, got {}", json.type_name()));
   }
 
   const nlohmann::json* find(std::string_view key) const {
@@ -60,7 +63,8 @@ class Fields {
         if (!s.is_string()) break;
         out.push_back(s.get<std::string>());
       }
-    if (!v.is_array() || out.size() != v.size()) throw fail(key, fmt::format("expected a list of strings, got {}", v.dump()));
+    if (!v.is_array() || out.size() != v.size())
+      throw fail(key, fmt::format("expected a list of strings, got {}", v.dump()));
     return out;
   }
 
@@ -82,7 +86,8 @@ nlohmann::json to_json(const SampleRecord& r) {
   j["doc_id"] = r.doc_id;
   j["input"] = r.input;
   j["target"] = r.answers.size() == 1 ? r.answers.front()
-                                      : r.answers.empty() ? std::string() : nlohmann::json(r.answers).dump();
+                : r.answers.empty()   ? std::string()
+                                      : nlohmann::json(r.answers).dump();
   j["answers"] = r.answers;
   j["resps"] = nlohmann::json::array({r.response});
   j["filtered_resps"] = r.filtered;

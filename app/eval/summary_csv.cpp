@@ -10,9 +10,7 @@
 namespace trimvl::app::eval {
 namespace {
 
-std::string number(std::optional<double> v) {
-  return v && std::isfinite(*v) ? fmt::format("{}", *v) : std::string();
-}
+std::string number(std::optional<double> v) { return v && std::isfinite(*v) ? fmt::format("{}", *v) : std::string(); }
 
 void row(std::string& out, const std::vector<std::string>& fields) {
   for (size_t i = 0; i < fields.size(); ++i) {

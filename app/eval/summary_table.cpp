@@ -41,7 +41,8 @@ std::string summary_table(const std::vector<TaskResult>& results) {
 
   std::vector<std::vector<std::string>> rows = {header};
   for (const TaskResult& r : results) {
-    std::vector<std::string> row = {r.task, r.config.policy, r.config.budget ? fmt::format("{}", *r.config.budget) : "-",
+    std::vector<std::string> row = {r.task, r.config.policy,
+                                    r.config.budget ? fmt::format("{}", *r.config.budget) : "-",
                                     fmt::format("{}", r.n_effective)};
     for (const std::string& name : metrics) row.push_back(metric_cell(r.metric(name)));
     row.push_back(r.mean_peak_kv_bytes ? fixed(*r.mean_peak_kv_bytes / (1024.0 * 1024.0), 2) : std::string("-"));

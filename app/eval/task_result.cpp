@@ -6,9 +6,7 @@
 
 namespace trimvl::app::eval {
 
-std::string KvConfig::label() const {
-  return budget ? fmt::format("{}-M{}", policy, *budget) : policy;
-}
+std::string KvConfig::label() const { return budget ? fmt::format("{}-M{}", policy, *budget) : policy; }
 
 std::string result_key(std::string_view task, const KvConfig& config) {
   // The key names files (<date>_samples_<key>.jsonl) and is split back at the '@'.

@@ -41,7 +41,8 @@ std::vector<TaskResult> sweep() {
 }
 
 void keep(const cv::Mat& image, const std::string& name) {
-  if (const char* dir = std::getenv("TRIMVL_KEEP_PLOTS")) cv::imwrite((std::filesystem::path(dir) / name).string(), image);
+  if (const char* dir = std::getenv("TRIMVL_KEEP_PLOTS"))
+    cv::imwrite((std::filesystem::path(dir) / name).string(), image);
 }
 
 TEST(Plots, AccuracyMarkersSitAtTheirValuesInTheirColours) {
@@ -104,7 +105,8 @@ TEST(Plots, KvMemoryIsOnALogAxisThatFitsEveryValue) {
   EXPECT_GT(chart.y_of(4) - chart.y_of(40), 100);
   for (size_t s = 0; s < data.series.size(); ++s)
     for (const BudgetPoint& p : data.series[s].points)
-      EXPECT_EQ(chart.image.at<cv::Vec3b>(chart.marker(s, static_cast<double>(p.budget), p.value)), bgr(series_colour(s)))
+      EXPECT_EQ(chart.image.at<cv::Vec3b>(chart.marker(s, static_cast<double>(p.budget), p.value)),
+                bgr(series_colour(s)))
           << data.series[s].label << " at M=" << p.budget;
   // dbtrimkv at M=1024 holds 1024 · 0.09 = 92.16 MiB.
   ASSERT_EQ(data.series[0].points.back().budget, 1024);
@@ -149,7 +151,8 @@ TEST(Plots, ManyBudgetsAndLongNamesStillLayOut) {
   const std::vector<int64_t> budgets = {8, 16, 24, 32, 48, 64, 96, 128, 256, 1024, 4096};
   for (size_t p = 0; p < policies.size(); ++p)
     for (size_t b = 0; b < budgets.size(); ++b)
-      results.push_back(result(policies[p], budgets[b], std::min(0.99, 0.2 + 0.075 * static_cast<double>(b) - 0.04 * static_cast<double>(p)),
+      results.push_back(result(policies[p], budgets[b],
+                               std::min(0.99, 0.2 + 0.075 * static_cast<double>(b) - 0.04 * static_cast<double>(p)),
                                0.03, static_cast<double>(budgets[b]) * 0.09));
   const BudgetPlot data = accuracy_plot_data(results, "counting", "exact_match");
   const BudgetChart chart = render_accuracy_vs_budget(data);
@@ -159,7 +162,8 @@ TEST(Plots, ManyBudgetsAndLongNamesStillLayOut) {
   EXPECT_DOUBLE_EQ(chart.x_hi, 12.5);
   for (size_t s = 0; s < data.series.size(); ++s)
     for (const BudgetPoint& p : data.series[s].points)
-      EXPECT_EQ(chart.image.at<cv::Vec3b>(chart.marker(s, static_cast<double>(p.budget), p.value)), bgr(series_colour(s)))
+      EXPECT_EQ(chart.image.at<cv::Vec3b>(chart.marker(s, static_cast<double>(p.budget), p.value)),
+                bgr(series_colour(s)))
           << data.series[s].label << " at M=" << p.budget;
   EXPECT_EQ(data.references.size(), 2u);
 }

@@ -11,7 +11,8 @@
 namespace trimvl::app::eval {
 namespace {
 
-ProgressState state(int64_t total, int64_t done, int64_t resumed, int64_t tokens, double elapsed, bool finished = false) {
+ProgressState state(int64_t total, int64_t done, int64_t resumed, int64_t tokens, double elapsed,
+                    bool finished = false) {
   return {total, done, resumed, tokens, elapsed, finished};
 }
 
@@ -71,7 +72,8 @@ TEST(Progress, TheTerminalLineFillsTheWidth) {
 }
 
 TEST(Progress, TheLogLineSaysTheSame) {
-  EXPECT_EQ(progress_log_line(state(120, 37, 0, 966, 20)), "eval: 37/120 (30%), 1.85 samples/s, 48.3 tok/s, ETA 0:00:45");
+  EXPECT_EQ(progress_log_line(state(120, 37, 0, 966, 20)),
+            "eval: 37/120 (30%), 1.85 samples/s, 48.3 tok/s, ETA 0:00:45");
   EXPECT_EQ(progress_log_line(state(120, 120, 20, 4000, 79, true)),
             "eval: 120/120 (100%) in 0:01:19, 1.27 samples/s, 50.6 tok/s");
 }
@@ -99,7 +101,8 @@ TEST(Progress, OnATerminalRedrawsInPlaceAtMostTenTimesASecond) {
   const std::string text = contents(out);
   std::fclose(out);
   EXPECT_EQ(count(text, "\n"), 1u);
-  EXPECT_TRUE(text.ends_with("\reval  5/5 [######################] 100%  5.00 samples/s  50.0 tok/s  in 0:00:01\033[K\n"))
+  EXPECT_TRUE(
+      text.ends_with("\reval  5/5 [######################] 100%  5.00 samples/s  50.0 tok/s  in 0:00:01\033[K\n"))
       << text;
 }
 

@@ -19,7 +19,9 @@ std::vector<TaskResult> sweep() {
   full.mean_peak_kv_bytes = 2097152;
   full.mean_ttft_s = 0.5;
   full.mean_tokens_per_s = 40;
-  TaskResult m64 = make_result("counting", {"dbtrimkv", 64}, {{"exact_match", 0.5, 0.28867513459481287, true}, {"anls", 1.0, std::nullopt, true}}, 10, 4);
+  TaskResult m64 =
+      make_result("counting", {"dbtrimkv", 64},
+                  {{"exact_match", 0.5, 0.28867513459481287, true}, {"anls", 1.0, std::nullopt, true}}, 10, 4);
   TaskResult colours = make_result("colours", {"dbtrimkv", 64}, {{"exact_match", 1.0, 0.0, true}}, 3, 3);
   return {full, m64, colours};
 }
@@ -46,12 +48,29 @@ TEST(ResultsJson, HasTheTopLevelKeysLmmsEvalWrites) {
   // task_hashes and GeneralConfigTracker fields — then our own block.
   std::vector<std::string> keys;
   for (const auto& [k, v] : out.items()) keys.push_back(k);
-  EXPECT_EQ(keys, (std::vector<std::string>{"results", "group_subtasks", "configs", "versions", "n-shot",
-                                            "higher_is_better", "n-samples", "config", "git_hash", "date",
-                                            "task_hashes", "model_source", "model_name", "model_name_sanitized",
-                                            "system_instruction", "system_instruction_sha", "fewshot_as_multiturn",
-                                            "chat_template", "chat_template_sha", "start_time", "end_time",
-                                            "total_evaluation_time_seconds", "trimvl"}));
+  EXPECT_EQ(keys, (std::vector<std::string>{"results",
+                                            "group_subtasks",
+                                            "configs",
+                                            "versions",
+                                            "n-shot",
+                                            "higher_is_better",
+                                            "n-samples",
+                                            "config",
+                                            "git_hash",
+                                            "date",
+                                            "task_hashes",
+                                            "model_source",
+                                            "model_name",
+                                            "model_name_sanitized",
+                                            "system_instruction",
+                                            "system_instruction_sha",
+                                            "fewshot_as_multiturn",
+                                            "chat_template",
+                                            "chat_template_sha",
+                                            "start_time",
+                                            "end_time",
+                                            "total_evaluation_time_seconds",
+                                            "trimvl"}));
   EXPECT_EQ(out["git_hash"], "2d66f31");
   EXPECT_EQ(out["date"], "20261118_110640");
   EXPECT_EQ(out["model_name_sanitized"], "Qwen__Qwen3-VL-4B-Instruct");

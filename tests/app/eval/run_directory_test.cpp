@@ -66,12 +66,14 @@ TEST_F(RunDirectoryTest, TheSameConfigResumesIntoTheSameFiles) {
   EXPECT_EQ(first.results(), first.dir / "20261118_110640_results.json");
   EXPECT_EQ(first.samples("counting@dbtrimkv-M64"), first.dir / "20261118_110640_samples_counting@dbtrimkv-M64.jsonl");
   EXPECT_EQ(first.summary_csv(), first.dir / "20261118_110640_summary.csv");
-  EXPECT_EQ(first.accuracy_plot("counting", "exact_match"), first.dir / "20261118_110640_accuracy_counting_exact_match.png");
+  EXPECT_EQ(first.accuracy_plot("counting", "exact_match"),
+            first.dir / "20261118_110640_accuracy_counting_exact_match.png");
   EXPECT_EQ(first.kv_memory_plot("what came first?"), first.dir / "20261118_110640_kv_memory_what_came_first_.png");
   EXPECT_EQ(first.config_hash.size(), 16u);
 
   // An hour later, the same command (its config built in another key order) resumes.
-  const json same = json::parse(R"({"kv_budget": [64, 128], "kv_policy": ["full", "dbtrimkv"], "dataset": "/d/eval.jsonl"})");
+  const json same =
+      json::parse(R"({"kv_budget": [64, 128], "kv_policy": ["full", "dbtrimkv"], "dataset": "/d/eval.jsonl"})");
   const RunDirectory again = open_run(tmp.path(), "Qwen/Qwen3-VL-4B-Instruct", same, true, at(3600));
   EXPECT_TRUE(again.resumed);
   EXPECT_EQ(again.date, first.date);
@@ -129,7 +131,8 @@ TEST_F(RunDirectoryTest, AManifestThatIsNotOursIsOneErrorNamingIt) {
   EXPECT_NE(message().find(manifest.string()), std::string::npos) << message();
   test::write_file(manifest, R"({"results": {}})");
   EXPECT_NE(message().find("not a trimvl eval run manifest"), std::string::npos) << message();
-  test::write_file(manifest, R"({"format": "trimvl-eval-runs", "version": 1, "runs": [{"date": "yesterday", "config": {}}]})");
+  test::write_file(manifest,
+                   R"({"format": "trimvl-eval-runs", "version": 1, "runs": [{"date": "yesterday", "config": {}}]})");
   EXPECT_NE(message().find("runs[0] needs a \"date\""), std::string::npos) << message();
   test::write_file(manifest, R"({"format": "trimvl-eval-runs", "version": 2, "runs": []})");
   EXPECT_NE(message().find("version 2"), std::string::npos) << message();

@@ -265,7 +265,12 @@ int64_t check_file(const std::filesystem::path& path, bool& torn) {
     EXPECT_FALSE(r.is_discarded()) << "line " << i + 1 << " is not whole, and is not the last";
     if (r.is_discarded()) return -1;
     EXPECT_EQ(r.at("key"), std::to_string(i)) << "line " << i + 1;
-    EXPECT_EQ(r, [&] { json e = record_for(static_cast<int64_t>(i)); e["key"] = std::to_string(i); return e; }())
+    EXPECT_EQ(r,
+              [&] {
+                json e = record_for(static_cast<int64_t>(i));
+                e["key"] = std::to_string(i);
+                return e;
+              }())
         << "line " << i + 1 << " holds another record's data";
   }
   return static_cast<int64_t>(whole);

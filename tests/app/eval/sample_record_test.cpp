@@ -88,7 +88,8 @@ TEST(SampleRecord, ABadRecordNamesTheField) {
     FAIL() << "no error";
   } catch (const Error& e) {
     EXPECT_EQ(e.kind(), Error::Kind::InvalidInput);
-    EXPECT_STREQ(e.what(), "/r/x_samples_t@full.jsonl: sample record: field 'kv_peak_bytes' expected an integer, got \"lots\"");
+    EXPECT_STREQ(e.what(),
+                 "/r/x_samples_t@full.jsonl: sample record: field 'kv_peak_bytes' expected an integer, got \"lots\"");
   }
   line = to_json(example());
   line["kv_kept_tokens"].erase("video");

@@ -11,7 +11,8 @@ namespace trimvl::app::eval {
 namespace {
 
 std::vector<TaskResult> sweep() {
-  TaskResult full = make_result("counting", {"full", std::nullopt}, {{"exact_match", 0.85, 0.0819, true}, {"anls", 0.91, 0.05, true}}, 20, 20);
+  TaskResult full = make_result("counting", {"full", std::nullopt},
+                                {{"exact_match", 0.85, 0.0819, true}, {"anls", 0.91, 0.05, true}}, 20, 20);
   full.mean_peak_kv_bytes = 13107200;  // 12.5 MiB
   full.mean_ttft_s = 0.21;
   full.mean_tokens_per_s = 48.5;
@@ -40,7 +41,8 @@ TEST(SummaryCsv, OneRowPerTaskPolicyBudgetAndMetric) {
 }
 
 TEST(SummaryCsv, MissingValuesAreEmptyAndOddNamesQuoted) {
-  TaskResult r = make_result("what, \"first\"?", {"full", std::nullopt}, {{"anls", std::nan(""), std::nullopt, true}}, 1, 1);
+  TaskResult r =
+      make_result("what, \"first\"?", {"full", std::nullopt}, {{"anls", std::nan(""), std::nullopt, true}}, 1, 1);
   EXPECT_EQ(summary_csv({r}),
             "task,policy,budget,metric,mean,stderr,n,mean_peak_kv_bytes,mean_ttft_s,mean_tokens_per_s\r\n"
             "\"what, \"\"first\"\"?\",full,,anls,,,1,,,\r\n");
