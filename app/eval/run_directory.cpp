@@ -111,8 +111,10 @@ bool date_taken(const std::filesystem::path& dir, const nlohmann::json& runs, co
   for (const nlohmann::json& run : runs)
     if (run["date"] == date) return true;
   const std::string prefix = date + "_";
-  for (const auto& entry : std::filesystem::directory_iterator(dir))
-    if (entry.path().filename().string().starts_with(prefix)) return true;
+  std::error_code ec;
+  for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
+    if (it->path().filename().string().starts_with(prefix)) return true;
+  if (ec) throw Error(fmt::format("cannot list the results directory: {}", ec.message())).file(dir.string());
   return false;
 }
 
