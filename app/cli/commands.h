@@ -9,6 +9,7 @@ namespace trimvl::cli {
 void register_ask(CLI::App& app);
 void register_bench(CLI::App& app);
 void register_chat(CLI::App& app);
+void register_eval(CLI::App& app);
 void register_info(CLI::App& app);
 void register_score(CLI::App& app);
 void register_tokenize(CLI::App& app);

@@ -45,6 +45,7 @@ int main(int argc, char** argv) {
   trimvl::cli::register_ask(app);
   trimvl::cli::register_bench(app);
   trimvl::cli::register_chat(app);
+  trimvl::cli::register_eval(app);
   trimvl::cli::register_info(app);
   trimvl::cli::register_score(app);
   trimvl::cli::register_tokenize(app);

@@ -13,19 +13,30 @@ std::string kv_size(int64_t bytes) {
   return bytes < (1 << 20) ? fmt::format("{:.1f} KiB", b / 1024) : fmt::format("{:.2f} MiB", b / (1 << 20));
 }
 
-void add_kv_options(CLI::App& cmd, app::KvCacheSettings& kv) {
+void add_kv_options(CLI::App& cmd, app::KvCacheSettings& kv, KvSweepLists* sweep) {
   const std::string group = "KV cache (budgets count tokens per (layer, kv head))";
-  cmd.add_option("--kv-policy", kv.policy,
-                 "full (keep everything), trimkv (per-head budget, learned retention), dbtrimkv (one global budget "
-                 "shared by layers, heads and modalities), streaming (sinks + recent), snapkv, h2o")
-      ->check(CLI::IsMember({"full", "trimkv", "dbtrimkv", "streaming", "snapkv", "h2o"}))
-      ->envname("TRIMVL_KV_POLICY")
-      ->capture_default_str()
-      ->group(group);
-  cmd.add_option("--kv-budget", kv.budget,
-                 "M: tokens kept per (layer, kv head); dbtrimkv keeps layers x kv heads x M in all")
-      ->envname("TRIMVL_KV_BUDGET")
-      ->group(group);
+  const std::string policy_help =
+      "full (keep everything), trimkv (per-head budget, learned retention), dbtrimkv (one global budget "
+      "shared by layers, heads and modalities), streaming (sinks + recent), snapkv, h2o";
+  const std::string budget_help = "M: tokens kept per (layer, kv head); dbtrimkv keeps layers x kv heads x M in all";
+  const auto policies = CLI::IsMember({"full", "trimkv", "dbtrimkv", "streaming", "snapkv", "h2o"});
+  if (sweep) {
+    cmd.add_option("--kv-policy", sweep->policies, policy_help + "; a comma-separated list sweeps them")
+        ->check(policies)
+        ->delimiter(',')
+        ->capture_default_str()
+        ->group(group);
+    cmd.add_option("--kv-budget", sweep->budgets, budget_help + "; a comma-separated list sweeps them")
+        ->delimiter(',')
+        ->group(group);
+  } else {
+    cmd.add_option("--kv-policy", kv.policy, policy_help)
+        ->check(policies)
+        ->envname("TRIMVL_KV_POLICY")
+        ->capture_default_str()
+        ->group(group);
+    cmd.add_option("--kv-budget", kv.budget, budget_help)->envname("TRIMVL_KV_BUDGET")->group(group);
+  }
   cmd.add_option("--kv-buffer", kv.buffer, "B: tokens per head held beyond M before an eviction runs (default 128)")
       ->group(group);
   cmd.add_option("--kv-strategy", kv.strategy,
@@ -53,7 +64,7 @@ void add_kv_options(CLI::App& cmd, app::KvCacheSettings& kv) {
 
 }  // namespace
 
-void add_engine_options(CLI::App& cmd, app::EngineOptions& engine) {
+void add_engine_options(CLI::App& cmd, app::EngineOptions& engine, KvSweepLists* sweep) {
   const std::string model_group = "Model";
   cmd.add_option("-m,--model", engine.model,
                  "Snapshot or gate directory, or a hub id (Org/Name) present in the local Hugging Face cache")
@@ -67,7 +78,7 @@ void add_engine_options(CLI::App& cmd, app::EngineOptions& engine) {
       ->envname("TRIMVL_DTYPE")
       ->capture_default_str()
       ->group(model_group);
-  add_kv_options(cmd, engine.kv);
+  add_kv_options(cmd, engine.kv, sweep);
 }
 
 void RequestOptions::add_to(CLI::App& cmd) {

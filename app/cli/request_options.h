@@ -29,8 +29,15 @@ struct RequestOptions {
   app::Request request() const;
 };
 
-// -m/--model, --device, --dtype (with their environment variables), in the "Model" group.
-void add_engine_options(CLI::App& cmd, app::EngineOptions& engine);
+// `trimvl eval`'s sweep: --kv-policy and --kv-budget as comma-separated lists.
+struct KvSweepLists {
+  std::vector<std::string> policies{"full"};
+  std::vector<int64_t> budgets;
+};
+
+// -m/--model, --device, --dtype (with their environment variables), in the "Model" group, and the
+// KV cache options; with `sweep`, --kv-policy and --kv-budget fill its lists instead of engine.kv.
+void add_engine_options(CLI::App& cmd, app::EngineOptions& engine, KvSweepLists* sweep = nullptr);
 // --max-new-tokens, --temperature, --top-k, --top-p, --min-p, --repetition-penalty, --seed, --stop.
 void add_generation_options(CLI::App& cmd, app::GenerationSettings& g);
 

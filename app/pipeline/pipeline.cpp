@@ -163,7 +163,8 @@ Pipeline::KvSetup Pipeline::resolve_kv(const KvCacheSettings& settings, const qw
                             "or a gate directory (trimkv_weights.pth + config.json) as the model",
                             settings.policy));
   if (!needs_gates) {
-    if (gate_files)
+    // Said once when loading; a sweep (trimvl eval) switching policies per request would repeat it.
+    if (gate_files && !policy_)
       log::info("retention gates in {} are not used by policy {}", gate_files->dir.string(), settings.policy);
     return setup;
   }
@@ -201,7 +202,7 @@ std::string Pipeline::kv_description() const {
 
 void Pipeline::set_kv_cache(const KvCacheSettings& settings) {
   install_kv(resolve_kv(settings, decoder_->model.config()));
-  log::info("KV cache: {}", kv_description());
+  log::debug("KV cache: {}", kv_description());
 }
 
 std::unique_ptr<cache::PagedKvCache> Pipeline::new_cache(std::shared_ptr<const cache::Policy> policy,
