@@ -229,6 +229,8 @@ EvalOutcome run_eval(const EvalOptions& options, const std::function<Engine&()>&
 
   outcome.run = open_run(options.output_dir, options.model_name, resolved_config(options), options.resume);
   const RunDirectory& run = outcome.run;
+  if (std::error_code ec; options.trace && (std::filesystem::create_directories(run.dir / "traces", ec), ec))
+    throw Error(fmt::format("{}: cannot create the trace directory: {}", (run.dir / "traces").string(), ec.message()));
   log::info("eval: {} {} into {}", run.resumed ? "resuming" : "starting", run.date, run.dir.string());
 
   // One journal per (task, configuration), all open (and locked) for the whole run.
@@ -245,12 +247,15 @@ EvalOutcome run_eval(const EvalOptions& options, const std::function<Engine&()>&
   {
     Progress progress(total, options.progress, stderr, {}, outcome.resumed);
     const SweepConfig* current = nullptr;
+    bool engine_loaded = false;
     for (const auto& [sample, doc_id] : selected.samples) {
       const std::vector<Message> messages = prompt_messages(*sample);
       for (const SweepConfig& c : options.configs) {
         SampleJournal& journal = journals.at(result_key(sample->task, c.config));
         if (journal.done(sample->id)) continue;
+        if (!engine_loaded) progress.clear();  // loading logs; keep its lines off the progress line
         Engine& engine = get_engine();
+        engine_loaded = true;
         if (current != &c) {
           engine.set_kv_cache(c.settings);
           current = &c;

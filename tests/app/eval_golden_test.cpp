@@ -159,7 +159,10 @@ TEST_F(EvalGolden, ASecondRunResumesWithoutLoadingTheModel) {
 }
 
 TEST_F(EvalGolden, ATornJournalIsRepairedAndOnlyTheMissingRequestRerun) {
+  options_.trace = true;
   const EvalOutcome first = run(options_);
+  for (const nlohmann::json& line : journal(first, "describe@dbtrimkv-M4"))
+    EXPECT_TRUE(fs::is_regular_file(first.run.dir / line["trace"].get<std::string>())) << line.dump();
   const fs::path file = first.run.samples("describe@dbtrimkv-M4");
   const std::string whole = test::read_file(file);
   // Drop the last line and leave half of it, as a kill in the middle of a write would.
