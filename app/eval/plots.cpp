@@ -8,10 +8,16 @@
 #include <opencv2/imgproc.hpp>
 
 #include "app/trace/trace_render.h"
+#include "app/chart_text.h"
 #include "kernels/runtime/error.h"
 
 namespace trimvl::app::eval {
 namespace {
+
+using chart::Align;
+using chart::kFont;
+using chart::text;
+using chart::text_size;
 
 constexpr int kWidth = 900, kHeight = 600;
 
@@ -20,39 +26,10 @@ const cv::Scalar kInk{40, 40, 40};
 const cv::Scalar kGrid{232, 232, 232};
 const cv::Scalar kAxis{150, 150, 150};
 
-constexpr int kFont = cv::FONT_HERSHEY_SIMPLEX;
 constexpr int kTitleFont = cv::FONT_HERSHEY_DUPLEX;
 constexpr double kTitleScale = 0.7, kTextScale = 0.5, kTickScale = 0.45;
 
-enum class Align { Left, Centre, Right };
 enum class Marker { Circle, Square, TriangleUp, Diamond, TriangleDown };
-
-cv::Size text_size(const std::string& s, double scale, int font = kFont) {
-  int baseline = 0;
-  return cv::getTextSize(s, font, scale, 1, &baseline);
-}
-
-// `at.y` is the text's vertical middle.
-void text(cv::Mat& img, const std::string& s, cv::Point at, double scale, const cv::Scalar& colour,
-          Align align = Align::Left, int font = kFont) {
-  const cv::Size size = text_size(s, scale, font);
-  int x = at.x;
-  if (align == Align::Centre) x -= size.width / 2;
-  if (align == Align::Right) x -= size.width;
-  cv::putText(img, s, {x, at.y + size.height / 2}, font, scale, colour, 1, cv::LINE_AA);
-}
-
-// A y-axis title: the text turned a quarter counter-clockwise, centred on `centre`.
-void vertical_text(cv::Mat& img, const std::string& s, cv::Point centre, double scale, const cv::Scalar& colour) {
-  const cv::Size size = text_size(s, scale);
-  cv::Mat strip(size.height + 10, size.width + 4, img.type(), kBackground);
-  cv::putText(strip, s, {2, size.height + 4}, kFont, scale, colour, 1, cv::LINE_AA);
-  cv::Mat turned;
-  cv::rotate(strip, turned, cv::ROTATE_90_COUNTERCLOCKWISE);
-  const cv::Rect where(centre.x - turned.cols / 2, centre.y - turned.rows / 2, turned.cols, turned.rows);
-  const cv::Rect clipped = where & cv::Rect(0, 0, img.cols, img.rows);
-  turned(cv::Rect(clipped.x - where.x, clipped.y - where.y, clipped.width, clipped.height)).copyTo(img(clipped));
-}
 
 Marker marker_of(size_t index) { return static_cast<Marker>(index % 5); }
 
@@ -308,7 +285,8 @@ BudgetChart render(const BudgetPlot& p, bool memory) {
   cv::rectangle(img, cv::Rect(plot.x - 1, plot.y - 1, plot.width + 2, plot.height + 2), kAxis, 1);
   text(img, "KV budget M (tokens per layer and KV head, log2 scale)",
        {plot.x + plot.width / 2, plot.y + plot.height + 44}, kTextScale, kInk, Align::Centre);
-  vertical_text(img, memory ? p.y_label + ", log scale" : p.y_label, {20, plot.y + plot.height / 2}, kTextScale, kInk);
+  chart::vertical_text(img, memory ? p.y_label + ", log scale" : p.y_label, {20, plot.y + plot.height / 2},
+                       kTextScale, kInk, kBackground);
 
   // Reference lines: a translucent ± stderr band and the dashed line.
   for (size_t i = 0; i < p.references.size(); ++i) {

@@ -10,10 +10,16 @@
 #include <opencv2/imgproc.hpp>
 
 #include "kernels/runtime/atomic_file.h"
+#include "app/chart_text.h"
 #include "kernels/runtime/error.h"
 
 namespace trimvl::app {
 namespace {
+
+using chart::Align;
+using chart::kFont;
+using chart::text;
+using chart::text_size;
 
 // ---- drawing helpers ----------------------------------------------------------------------------
 
@@ -23,37 +29,9 @@ const cv::Scalar kMutedInk{110, 110, 110};
 const cv::Scalar kGrid{228, 228, 228};
 const cv::Scalar kNotYetSeen{242, 242, 242};
 
-constexpr int kFont = cv::FONT_HERSHEY_SIMPLEX;
 constexpr int kTitleFont = cv::FONT_HERSHEY_DUPLEX;
 constexpr double kTitleScale = 0.62, kTextScale = 0.45, kSmallScale = 0.4;
 
-enum class Align { Left, Centre, Right };
-
-cv::Size text_size(const std::string& text, double scale, int font = kFont) {
-  int baseline = 0;
-  return cv::getTextSize(text, font, scale, 1, &baseline);
-}
-
-// `y` is the text's vertical middle.
-void text(cv::Mat& image, const std::string& s, cv::Point at, double scale, const cv::Scalar& colour,
-          Align align = Align::Left, int font = kFont) {
-  const cv::Size size = text_size(s, scale, font);
-  int x = at.x;
-  if (align == Align::Centre) x -= size.width / 2;
-  if (align == Align::Right) x -= size.width;
-  cv::putText(image, s, {x, at.y + size.height / 2}, font, scale, colour, 1, cv::LINE_AA);
-}
-
-// Text turned a quarter counter-clockwise, centred on `centre` (a y axis title).
-void vertical_text(cv::Mat& image, const std::string& s, cv::Point centre, double scale, const cv::Scalar& colour) {
-  const cv::Size size = text_size(s, scale);
-  cv::Mat strip(size.height + 8, size.width + 4, image.type(), kBackground);
-  cv::putText(strip, s, {2, size.height + 3}, kFont, scale, colour, 1, cv::LINE_AA);
-  cv::Mat turned;
-  cv::rotate(strip, turned, cv::ROTATE_90_COUNTERCLOCKWISE);
-  const cv::Rect where(centre.x - turned.cols / 2, centre.y - turned.rows / 2, turned.cols, turned.rows);
-  turned.copyTo(image(where & cv::Rect(0, 0, image.cols, image.rows)));
-}
 
 // Legend entries laid out left to right from `at`; returns the x after the last.
 int legend(cv::Mat& image, cv::Point at, const std::vector<std::pair<cv::Scalar, std::string>>& entries) {
@@ -430,7 +408,8 @@ ModalityChart render_modality_chart(const Trace& trace) {
     cv::line(img, {plot.x, y}, {plot.x + plot.width - 1, y}, kGrid, 1);
     text(img, count_label(v), {plot.x - 8, y}, kSmallScale, kInk, Align::Right);
   }
-  vertical_text(img, "cached tokens (sum over layers and kv heads)", {28, plot.y + plot.height / 2}, kTextScale, kInk);
+  chart::vertical_text(img, "cached tokens (sum over layers and kv heads)", {28, plot.y + plot.height / 2},
+                       kTextScale, kInk, kBackground);
 
   // Stacked areas, text at the bottom (Modality's order), each band between the running totals. A
   // step's state holds from its forward until the next recorded one (the last: one forward), so
