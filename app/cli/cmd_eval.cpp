@@ -16,6 +16,7 @@
 #include "app/engine.h"
 #include "app/eval/evaluator.h"
 #include "app/eval/summary_table.h"
+#include "git_hash.h"
 #include "kernels/runtime/error.h"
 #include "kernels/runtime/log.h"
 
