@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <ctime>
 #include <map>
@@ -14,12 +15,14 @@
 #include <utility>
 
 #include "app/bench/hf_baseline.h"
+#include "app/bench/kernel_profile.h"
 #include "app/bench/random_model.h"
 #include "app/pipeline/kv_settings.h"
 #include "cache/paged_kv_cache.h"
 #include "cache/policy.h"
 #include "kernels/io/random_weights.h"
 #include "kernels/ops/device_graph.h"
+#include "kernels/runtime/atomic_file.h"
 #include "kernels/runtime/config_json.h"
 #include "kernels/runtime/dtype.h"
 #include "kernels/runtime/error.h"
@@ -151,6 +154,20 @@ class EvictionTimer final : public cache::KvCache {
   c10::Device device_;
   EvictionTiming timing_;
 };
+
+// A file-name-safe form of a policy's description ("dbtrimkv fixed_budget M=512 B=128").
+std::string file_label(std::string_view text) {
+  std::string out;
+  for (const char c : text) out += std::isalnum(static_cast<unsigned char>(c)) || c == '=' ? c : '_';
+  return out;
+}
+
+// Writes the summary beside the trace and logs where both are.
+void finish_profile(KernelProfile& profile, const std::filesystem::path& dir, const std::string& name) {
+  const std::string summary = profile.stop(dir / (name + ".json"));
+  write_file_atomically(dir / (name + ".txt"), summary);
+  log::info("bench: profile {}: {} (trace {}.json)\n{}", name, (dir / (name + ".txt")).string(), name, summary);
+}
 
 std::optional<cache::GateType> gates_for(const cache::Policy& policy) {
   if (!policy.scorer() || !policy.scorer()->needs_gates()) return std::nullopt;
@@ -346,7 +363,23 @@ class PolicyBench {
     const qwen3vl::DecodeGraph::Counters& g = graph_.counters();
     r.graph_replays = g.replays - graphs_before.replays;
     r.graph_captures = g.captures - graphs_before.captures;
+
+    if (!s_.options.profile_dir.empty()) {
+      const int64_t steps = policy_->evicts() ? s_.options.kv.buffer.value_or(128) + 32 : 32;
+      KernelProfile profile;
+      for (int64_t i = 0; i < steps; ++i) step();
+      synchronize(s_.device);
+      finish_profile(profile, s_.options.profile_dir,
+                     fmt::format("decode-{}-{}", file_label(policy_->describe()), context));
+    }
     return r;
+  }
+
+  // An untimed TTFT run under the profiler.
+  void profile_ttft() {
+    KernelProfile profile;
+    ttft();
+    finish_profile(profile, s_.options.profile_dir, "ttft-" + file_label(policy_->describe()));
   }
 
  private:
@@ -452,6 +485,7 @@ BenchReport run_bench(const BenchOptions& options) {
     std::sort(ttfts.begin(), ttfts.end(), [](const TtftResult& a, const TtftResult& b) { return a.total_s < b.total_s; });
     result.ttft = ttfts[1];
     log::info("bench: {}: TTFT {:.1f} ms", result.policy, result.ttft.total_s * 1e3);
+    if (!options.profile_dir.empty()) bench.profile_ttft();
     for (const int64_t context : options.contexts) {
       result.decode.push_back(bench.decode(context, decode_bytes, report.copy_bandwidth));
       log::info("bench: {}: context {}: {:.1f} tok/s", result.policy, context, result.decode.back().tokens_per_s);

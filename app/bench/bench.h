@@ -37,6 +37,10 @@ struct BenchOptions {
   uint64_t seed = 0;
   bool cuda_graphs = true;  // decode steps as CUDA graph replays (language/qwen3vl/decode_graph.h)
   bool policy_only = false;  // measure the policy alone, not the full cache beside it (long contexts)
+  // When set, extra untimed windows are profiled into this directory (app/bench/kernel_profile.h):
+  // one TTFT per policy, and per context the decode steps of one eviction cycle (the buffer plus 32
+  // for an evicting policy, 32 for the full cache).
+  std::filesystem::path profile_dir;
   // Run the baseline after our measurements, with the same config, device, dtype, contexts, decode
   // tokens, warm-up and seed.
   std::optional<HfBaselineOptions> hf_baseline;

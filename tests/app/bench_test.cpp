@@ -192,6 +192,27 @@ size_t count(std::string_view text, std::string_view what) {
   return n;
 }
 
+// --profile: a Chrome trace and a summary per window — TTFT per policy, decode per policy and
+// context. On the CPU the summary ranks operators (on CUDA it ranks kernels).
+TEST_F(BenchCli, ProfileWritesATraceAndASummaryPerWindow) {
+  const fs::path dir = tmp / "profile";
+  const test::CliOutcome r = test::run_trimvl(
+      fmt::format("bench --config '{}' --device cpu --contexts 64 --decode-tokens 2 --warmup 0 --kv-policy streaming "
+                  "--kv-budget 8 --kv-buffer 4 --prefill-chunk 32 --profile '{}'",
+                  config.string(), dir.string()),
+      tmp);
+  ASSERT_EQ(r.code, 0) << r.err;
+  for (const std::string name : {"ttft-full", "decode-full-64", "ttft-streaming_M=8_B=4_sinks=4",
+                                 "decode-streaming_M=8_B=4_sinks=4-64"}) {
+    ASSERT_TRUE(fs::exists(dir / (name + ".json"))) << name << "\n" << r.err;
+    const json trace = json::parse(test::read_file(dir / (name + ".json")));
+    EXPECT_FALSE(trace.at("traceEvents").empty()) << name;
+    const std::string summary = test::read_file(dir / (name + ".txt"));
+    EXPECT_NE(summary.find("CPU operator (inclusive)"), std::string::npos) << summary;
+    EXPECT_NE(summary.find("aten::"), std::string::npos) << summary;
+  }
+}
+
 TEST_F(BenchCli, HfBaselineRunsInTheSameCallAndGivesOursOverTheirs) {
   const fs::path out = tmp / "bench.json";
   const std::string python = test::env_path("TRIMVL_PYTHON").string();
