@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Everything one GPU-machine call should bring back for issue 5, in one command that fits a call's
+# 10 minutes: the core build and GPU tests, the decode kernel's read rate alone, the bench at 1K /
+# 8K / 32K with the HF baseline and profiled windows, and the bf16 check against HF. Every step
+# runs even when one before it failed; each step's output lands in $OUT (or ./measure-out) as a
+# file, and the exit code says whether all passed.
+#
+#   usage (GPU machine, repo root; carry .deps and .whl):  tests/gpu/measure.sh [PHASE...]
+#   phases: build (+ GPU tests), kernel, bench, long, hf; default all of them. All of them take
+#   about 12 minutes, more than one call may run: split them, e.g. "build kernel" then "bench long
+#   hf" in the next call while the machine is still warm (build-gpu/ is kept then).
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+out="${OUT:-$PWD/measure-out}"
+mkdir -p "$out"
+rc=0
+step() {  # step NAME COMMAND...: runs COMMAND with its output to $out/NAME.log, notes its status
+  local name="$1"; shift
+  local start=$SECONDS
+  "$@" >"$out/$name.log" 2>&1
+  local status=$?
+  echo "$name: exit $status in $((SECONDS - start)) s" | tee -a "$out/steps.txt"
+  ((status == 0)) || rc=1
+}
+
+if [[ -d .whl ]]; then
+  python3 -m pip install -q --no-index --no-deps --target /tmp/site .whl/*.whl && export PYTHONPATH=/tmp/site
+fi
+git log -1 --format='commit %H %s' > "$out/commit.txt" 2>/dev/null || true
+nvidia-smi > "$out/nvidia-smi.txt" 2>&1 || true
+
+phases=("$@")
+((${#phases[@]})) || phases=(build kernel bench long hf)
+want() { [[ " ${phases[*]} " == *" $1 "* ]]; }
+want build && step build env JOBS="${JOBS:-16}" tests/gpu/device_build.sh -L gpu
+export LD_LIBRARY_PATH=/tmp/trimvl-deps/usr/lib/x86_64-linux-gnu
+if want kernel && [[ -x build-gpu/tests/cache/paged_decode_bench ]]; then
+  step decode_kernel build-gpu/tests/cache/paged_decode_bench 1024 8192 32768 131072
+fi
+if want bench; then
+  step bench build-gpu/app/trimvl bench --device cuda --contexts 1024,8192,32768 --decode-tokens 256 \
+    --kv-policy dbtrimkv --kv-budget 512 --kv-buffer 128 --hf-baseline --json "$out/bench.json" --profile /tmp/profile
+  cp /tmp/profile/*.txt "$out/" 2>/dev/null || true  # the traces themselves are too large to bring back
+fi
+want long && step bench_128k build-gpu/app/trimvl bench --device cuda --contexts 1024,131072 --decode-tokens 256 \
+  --kv-policy dbtrimkv --kv-budget 512 --kv-buffer 128 --policy-only --json "$out/bench_128k.json"
+want hf && step hf_bf16_tiny python3 tests/gpu/hf_bf16_check.py --trimvl build-gpu/app/trimvl \
+  --tokenizer .deps/shared/assets/qwen3-tokenizer
+exit "$rc"
