@@ -175,9 +175,9 @@ Pipeline::KvSetup Pipeline::resolve_kv(const KvCacheSettings& settings, const qw
   if (found == gate_checkpoints_.end()) {
     auto gates = std::make_shared<const cache::GateCheckpoint>(
         load_gates(*gate_files, qwen3vl::TextModel::gate_spec(text_config)));
-    found = gate_checkpoints_.emplace(dir, std::move(gates)).first;
+    found = gate_checkpoints_.emplace(dir, LoadedGates{std::move(gates), nullptr}).first;
   }
-  setup.gates = found->second;
+  setup.gates = &found->second;
   return setup;
 }
 
@@ -187,8 +187,10 @@ void Pipeline::install_kv(KvSetup setup) {
   // never replay again (cache keys are unique), so they go with it.
   auto cache = new_cache(setup.policy, setup.prefill_chunk);
   auto graph = std::make_unique<qwen3vl::DecodeGraph>(*decoder_);
-  if (setup.gates != gates_) decoder_->model.set_gates(setup.gates.get());
-  gates_ = std::move(setup.gates);
+  if (setup.gates && !setup.gates->placed) setup.gates->placed = decoder_->model.place_gates(*setup.gates->checkpoint);
+  const std::shared_ptr<const cache::GateCheckpoint> gates = setup.gates ? setup.gates->checkpoint : nullptr;
+  if (gates != gates_) decoder_->model.set_gates(setup.gates ? setup.gates->placed : nullptr);
+  gates_ = gates;
   policy_ = std::move(setup.policy);
   prefill_chunk_ = setup.prefill_chunk;
   graph_ = std::move(graph);  // the old graphs go before the cache their replays write to

@@ -62,10 +62,15 @@ class Pipeline {
 
  private:
   // A KV cache configuration, checked and with its gates loaded, not yet in use.
+  // A gate directory's checkpoint, and its gates on the model's device once a policy ran them.
+  struct LoadedGates {
+    std::shared_ptr<const cache::GateCheckpoint> checkpoint;
+    std::shared_ptr<const qwen3vl::TextModel::PlacedGates> placed;
+  };
   struct KvSetup {
     std::shared_ptr<const cache::Policy> policy;
     std::optional<int64_t> prefill_chunk;
-    std::shared_ptr<const cache::GateCheckpoint> gates;  // null when the policy runs none
+    LoadedGates* gates = nullptr;  // an entry of gate_checkpoints_; null when the policy runs none
   };
   // Refuses what construction refuses (the policy's values, a gated policy without gates, gates
   // that do not fit `text_config`) without changing the pipeline.
@@ -116,7 +121,8 @@ class Pipeline {
   std::optional<int64_t> prefill_chunk_;
   std::shared_ptr<const cache::GateCheckpoint> gates_;  // the decoder's, or null
   // Gate checkpoints read so far, by canonical directory: a sweep switching policies reads each once.
-  std::map<std::filesystem::path, std::shared_ptr<const cache::GateCheckpoint>> gate_checkpoints_;
+  // The same placed gates serve every switch back to them: no copy to the device per switch.
+  std::map<std::filesystem::path, LoadedGates> gate_checkpoints_;
   MediaCache media_cache_;
 
   // The conversation.

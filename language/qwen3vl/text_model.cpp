@@ -64,14 +64,24 @@ TextModel::TextModel(const TextConfig& config, const io::WeightLoader::Scope& la
   set_gates(gates);
 }
 
-void TextModel::set_gates(const cache::GateCheckpoint* gates) {
-  fits(config_, gates);
-  // Every layer's gate is built before any is installed: a failed copy to the device leaves the
-  // model as it was, never half gated.
-  std::vector<std::optional<cache::RetentionGate>> built(layers_.size());
+void TextModel::set_gates(const cache::GateCheckpoint* gates) { set_gates(gates ? place_gates(*gates) : nullptr); }
+
+std::shared_ptr<const TextModel::PlacedGates> TextModel::place_gates(const cache::GateCheckpoint& gates) const {
+  fits(config_, &gates);
+  auto placed = std::make_shared<PlacedGates>();
+  placed->reserve(layers_.size());
+  for (size_t i = 0; i < layers_.size(); ++i) placed->emplace_back(gates.layers[i], dtype(), device());
+  return placed;
+}
+
+void TextModel::set_gates(std::shared_ptr<const PlacedGates> gates) {
+  // Checked before any layer changes: a model is never half gated.
+  TRIMVL_CHECK(!gates || gates->size() == layers_.size(), "{} placed retention gates for {} layers", gates->size(),
+               layers_.size());
+  std::vector<std::optional<cache::RetentionGate>> copies(layers_.size());  // (copies share tensors)
   if (gates)
-    for (size_t i = 0; i < layers_.size(); ++i) built[i].emplace(gates->layers[i], dtype(), device());
-  for (size_t i = 0; i < layers_.size(); ++i) layers_[i].set_gate(std::move(built[i]));
+    for (size_t i = 0; i < layers_.size(); ++i) copies[i].emplace((*gates)[i]);
+  for (size_t i = 0; i < layers_.size(); ++i) layers_[i].set_gate(std::move(copies[i]));
   has_gates_ = gates != nullptr;
 }
 

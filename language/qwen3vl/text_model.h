@@ -11,6 +11,7 @@
 // With retention gates (a trimkv gate checkpoint), every layer also computes log β for its new
 // tokens and hands it to the cache (see text_decoder_layer.h); without, the cache gets none.
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include <ATen/core/Tensor.h>
@@ -48,6 +49,14 @@ class TextModel {
   // a loaded model can serve another KV policy. Gates that do not fit are refused as the
   // constructor refuses them; on any error the model keeps the gates it had.
   void set_gates(const cache::GateCheckpoint* gates);
+
+  // A checkpoint's gates placed in the model's dtype and on its device, one per layer (refused as
+  // set_gates refuses them): placed once, then installed by set_gates as often as a sweep switches
+  // policies, without another copy — and with the same device tensors each time.
+  using PlacedGates = std::vector<cache::RetentionGate>;
+  std::shared_ptr<const PlacedGates> place_gates(const cache::GateCheckpoint& gates) const;
+  // Installs placed gates (null: none) in every layer; the layers share their tensors.
+  void set_gates(std::shared_ptr<const PlacedGates> gates);
 
   // What a gate checkpoint must fit to run in this model (load_gate_checkpoint's spec), without the
   // gate directory's own fields (type, intermediate size, tying), which its config.json supplies.

@@ -458,7 +458,8 @@ TEST_F(TextGatesTest, GatesForAnotherModelAreRefused) {
 }
 
 // set_gates on a loaded model: the log β a model loaded with those gates computes (bit for bit),
-// none after set_gates(nullptr), and gates that do not fit refused with the model left as it was.
+// none after set_gates(nullptr), gates that do not fit refused with the model left as it was, and
+// gates placed once (place_gates) installed again after a switch.
 TEST_F(TextGatesTest, GatesCanBeSwappedOnALoadedModel) {
   const auto g = gates();
   const at::Tensor ids = at::arange(4) * 3, positions = at::arange(4).expand({3, 4}).contiguous();
@@ -483,6 +484,19 @@ TEST_F(TextGatesTest, GatesCanBeSwappedOnALoadedModel) {
   d.model.set_gates(nullptr);
   EXPECT_FALSE(d.model.has_gates());
   for (const auto& layer : log_beta(d)) EXPECT_FALSE(layer.at(0).defined());
+
+  // Placed once, installed again after other gates and none: still the loaded model's log β.
+  const auto placed = d.model.place_gates(g);
+  ASSERT_EQ(placed->size(), 2u);
+  d.model.set_gates(placed);
+  d.model.set_gates(nullptr);
+  d.model.set_gates(placed);
+  EXPECT_TRUE(d.model.has_gates());
+  const auto again = log_beta(d);
+  for (size_t layer = 0; layer < expected.size(); ++layer)
+    EXPECT_TRUE(at::equal(again[layer][0], expected[layer][0])) << "layer " << layer;
+  expect_error([&] { (void)d.model.place_gates(three_layers); }, Error::Kind::InvalidInput,
+               {"retention gates for 3 layers"});
 }
 
 TEST_F(TextGatesTest, GateSpecIsTheModelsSizes) {
