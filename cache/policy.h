@@ -59,6 +59,8 @@ struct PolicyOptions {
   void validate() const;
   // Whether `budget` is used: every policy but full and dbtrimkv's threshold strategy.
   bool needs_budget() const;
+
+  bool operator==(const PolicyOptions&) const = default;
 };
 
 // The host-side state a trigger looks at (no device reads).

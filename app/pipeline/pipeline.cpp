@@ -183,17 +183,44 @@ Pipeline::KvSetup Pipeline::resolve_kv(const KvCacheSettings& settings, const qw
 
 void Pipeline::install_kv(KvSetup setup) {
   // What can fail (device memory) comes first and the gates, which set_gates swaps all or none,
-  // last, so a failure leaves the pipeline as it was. Graphs captured for the old cache would
-  // never replay again (cache keys are unique), so they go with it.
-  auto cache = new_cache(setup.policy, setup.prefill_chunk);
-  auto graph = std::make_unique<qwen3vl::DecodeGraph>(*decoder_);
-  if (setup.gates && !setup.gates->placed) setup.gates->placed = decoder_->model.place_gates(*setup.gates->checkpoint);
+  // last, so a failure leaves the pipeline as it was. The setup in use is parked with its cache
+  // and graphs; a parked one with equal settings is taken back instead of building new ones (its
+  // graphs stay valid: the cache's storage and the placed gates' tensors are the ones captured).
   const std::shared_ptr<const cache::GateCheckpoint> gates = setup.gates ? setup.gates->checkpoint : nullptr;
+  const auto same = [&](const ParkedKv& p) {
+    return p.policy->options() == setup.policy->options() && p.prefill_chunk == setup.prefill_chunk && p.gates == gates;
+  };
+  const auto parked = std::find_if(parked_.begin(), parked_.end(), same);
+  std::unique_ptr<cache::PagedKvCache> cache;
+  std::unique_ptr<qwen3vl::DecodeGraph> graph;
+  std::shared_ptr<const cache::Policy> policy = setup.policy;
+  if (parked != parked_.end()) {
+    policy = parked->policy;  // the one its cache runs
+  } else {
+    cache = new_cache(setup.policy, setup.prefill_chunk);
+    graph = std::make_unique<qwen3vl::DecodeGraph>(*decoder_);
+  }
+  if (setup.gates && !setup.gates->placed) setup.gates->placed = decoder_->model.place_gates(*setup.gates->checkpoint);
   if (gates != gates_) decoder_->model.set_gates(setup.gates ? setup.gates->placed : nullptr);
+
+  // From here nothing throws but allocation.
+  if (parked != parked_.end()) {
+    cache = std::move(parked->cache);
+    graph = std::move(parked->graph);
+    parked_.erase(parked);
+  }
+  if (cache_) {
+    parked_.push_front({std::move(policy_), prefill_chunk_, gates_, std::move(cache_), std::move(graph_)});
+    // The oldest goes, its graphs before the cache their replays write to.
+    if (parked_.size() > kParkedKv) {
+      parked_.back().graph.reset();
+      parked_.pop_back();
+    }
+  }
   gates_ = gates;
-  policy_ = std::move(setup.policy);
+  policy_ = std::move(policy);
   prefill_chunk_ = setup.prefill_chunk;
-  graph_ = std::move(graph);  // the old graphs go before the cache their replays write to
+  graph_ = std::move(graph);
   cache_ = std::move(cache);
   reset();
 }

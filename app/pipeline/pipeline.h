@@ -16,6 +16,7 @@
 #include <atomic>
 #include <cstdint>
 #include <filesystem>
+#include <list>
 #include <map>
 #include <memory>
 #include <optional>
@@ -62,6 +63,17 @@ class Pipeline {
 
  private:
   // A KV cache configuration, checked and with its gates loaded, not yet in use.
+  // A KV setup in use before, kept with its cache and decode graphs: switching back to the same
+  // settings (a sweep does on every sample) reuses them — no new pool, no CUDA graph capture.
+  struct ParkedKv {
+    std::shared_ptr<const cache::Policy> policy;
+    std::optional<int64_t> prefill_chunk;
+    std::shared_ptr<const cache::GateCheckpoint> gates;
+    std::unique_ptr<cache::PagedKvCache> cache;
+    std::unique_ptr<qwen3vl::DecodeGraph> graph;
+  };
+  static constexpr size_t kParkedKv = 8;  // a sweep's configurations, typically
+
   // A gate directory's checkpoint, and its gates on the model's device once a policy ran them.
   struct LoadedGates {
     std::shared_ptr<const cache::GateCheckpoint> checkpoint;
@@ -124,6 +136,8 @@ class Pipeline {
   // The same placed gates serve every switch back to them: no copy to the device per switch.
   std::map<std::filesystem::path, LoadedGates> gate_checkpoints_;
   MediaCache media_cache_;
+
+  std::list<ParkedKv> parked_;  // most recently used first
 
   // The conversation.
   std::unique_ptr<cache::PagedKvCache> cache_;
