@@ -163,19 +163,23 @@ struct GreedyRun {
   DecodeGraph::Counters counters;
 };
 
-GreedyRun greedy(const TextDecoder& d, const cache::PolicyOptions& policy, bool capture, int64_t steps) {
+std::unique_ptr<cache::PagedKvCache> new_cache(const TextDecoder& d, const cache::PolicyOptions& policy) {
   const TextConfig& c = d.model.config();
-  cache::PagedKvCache cache({.num_layers = static_cast<int>(c.num_hidden_layers),
-                             .num_kv_heads = static_cast<int>(c.num_key_value_heads),
-                             .head_dim = c.head_dim,
-                             .dtype = d.model.dtype(),
-                             .device = d.model.device(),
-                             .max_forward_tokens = 24},
-                            cache::make_policy(policy));
+  return std::make_unique<cache::PagedKvCache>(cache::PagedCacheOptions{.num_layers = static_cast<int>(c.num_hidden_layers),
+                                                                        .num_kv_heads = static_cast<int>(c.num_key_value_heads),
+                                                                        .head_dim = c.head_dim,
+                                                                        .dtype = d.model.dtype(),
+                                                                        .device = d.model.device(),
+                                                                        .max_forward_tokens = 24},
+                                               cache::make_policy(policy));
+}
+
+// A 24-token prompt into `cache`, then `steps` greedy tokens through `graph`.
+GreedyRun greedy_on(const TextDecoder& d, cache::PagedKvCache& cache, DecodeGraph& graph, int64_t steps) {
   const at::Tensor ids = at::arange(24, at::kLong) * 7 % 90;
   d.model.forward(d.model.embed(ids.to(d.model.device())), at::arange(24, at::kLong).expand({3, 24}).contiguous(),
                   ForwardTokens::uniform(24, Modality::Text), cache);
-  DecodeGraph graph(d, capture);
+  const DecodeGraph::Counters before = graph.counters();
   GreedyRun run;
   std::vector<at::Tensor> logits;
   int64_t token = 5;
@@ -186,8 +190,45 @@ GreedyRun greedy(const TextDecoder& d, const cache::PolicyOptions& policy, bool 
     run.tokens.push_back(token);
   }
   run.logits = at::cat(logits);
-  run.counters = graph.counters();
+  const DecodeGraph::Counters& after = graph.counters();
+  run.counters = {.eager = after.eager - before.eager,
+                  .captures = after.captures - before.captures,
+                  .replays = after.replays - before.replays};
   return run;
+}
+
+GreedyRun greedy(const TextDecoder& d, const cache::PolicyOptions& policy, bool capture, int64_t steps) {
+  auto cache = new_cache(d, policy);
+  DecodeGraph graph(d, capture);
+  return greedy_on(d, *cache, graph, steps);
+}
+
+// The pipeline keeps a cache and its graphs across requests (Engine::reset, and KV setups parked by
+// set_kv_cache): after a reset the same graphs replay on the same storage, and must give what the
+// first request gave, without capturing anew.
+TEST(Qwen3VLTextGpu, GraphsReplayOnTheirCacheAfterAReset) {
+  TRIMVL_REQUIRE_CUDA();
+  test::TempDir dir;
+  auto config = test::tiny_qwen3vl_config();
+  config["text_config"]["head_dim"] = 64;
+  config["text_config"]["rope_scaling"]["mrope_section"] = {12, 10, 10};
+  test::write_tiny_qwen3vl(dir.path(), config, test::tiny_qwen3vl_tensors(config, 29));
+  const TextDecoder d = TextDecoder::load(io::SafetensorsCheckpoint::open(dir.path()), TextConfig::load(dir / "config.json"),
+                                          at::kBFloat16, at::Device(at::kCUDA, 0));
+  cache::PolicyOptions streaming;
+  streaming.kind = cache::PolicyKind::StreamingLLM;
+  streaming.budget = 16;
+  streaming.buffer = 4;
+  streaming.sinks = 2;
+  auto cache = new_cache(d, streaming);
+  DecodeGraph graph(d, true);
+  const GreedyRun first = greedy_on(d, *cache, graph, 30);
+  cache->reset();
+  const GreedyRun second = greedy_on(d, *cache, graph, 30);
+  EXPECT_EQ(second.tokens, first.tokens);
+  EXPECT_TRUE(test::all_close(second.logits, first.logits, 0.0, 0.0, "after a reset"));
+  EXPECT_EQ(second.counters.captures, 0);
+  EXPECT_GE(second.counters.replays, 28);
 }
 
 TEST(Qwen3VLTextGpu, DecodeGraphReplaysMatchEagerStepsAndTheCpu) {
