@@ -115,6 +115,20 @@ std::optional<double> matmul_step_seconds(const qwen3vl::TextConfig& t, c10::Sca
   return times[times.size() / 2];
 }
 
+// A file-name-safe form of a policy's description ("dbtrimkv fixed_budget M=512 B=128").
+std::string file_label(std::string_view text) {
+  std::string out;
+  for (const char c : text) out += std::isalnum(static_cast<unsigned char>(c)) || c == '=' ? c : '_';
+  return out;
+}
+
+// Writes the summary beside the trace and logs where both are.
+void finish_profile(KernelProfile& profile, const std::filesystem::path& dir, const std::string& name) {
+  const std::string summary = profile.stop(dir / (name + ".json"));
+  write_file_atomically(dir / (name + ".txt"), summary);
+  log::info("bench: profile {}: {} (trace {}.json)\n{}", name, (dir / (name + ".txt")).string(), name, summary);
+}
+
 // A cache that times the end of each forward in which the policy evicts. The device is drained
 // before (only when the forward will evict, which the cache knows beforehand) and after, so the
 // time is the eviction's alone; a timed decode loop keeps its pace otherwise (an eviction
@@ -138,12 +152,21 @@ class EvictionTimer final : public cache::KvCache {
       return;
     }
     synchronize(device_);
+    std::optional<KernelProfile> profile;
+    if (!profile_name_.empty()) profile.emplace();
     const auto start = Clock::now();
     cache_.end_forward();
     synchronize(device_);
     ++timing_.events;
     timing_.seconds += seconds_since(start);
+    if (profile) finish_profile(*profile, profile_dir_, std::exchange(profile_name_, {}));
   }
+  // Profiles the next eviction alone (kernel_profile.h) as `name` in `dir`.
+  void profile_next_eviction(std::filesystem::path dir, std::string name) {
+    profile_dir_ = std::move(dir);
+    profile_name_ = std::move(name);
+  }
+  bool eviction_profile_pending() const { return !profile_name_.empty(); }
   void abort_forward() noexcept override { cache_.abort_forward(); }
   void reset() override { cache_.reset(); }
   std::optional<uint64_t> graph_key() const override { return cache_.graph_key(); }
@@ -153,21 +176,9 @@ class EvictionTimer final : public cache::KvCache {
   cache::PagedKvCache& cache_;
   c10::Device device_;
   EvictionTiming timing_;
+  std::filesystem::path profile_dir_;
+  std::string profile_name_;  // empty: no eviction to profile
 };
-
-// A file-name-safe form of a policy's description ("dbtrimkv fixed_budget M=512 B=128").
-std::string file_label(std::string_view text) {
-  std::string out;
-  for (const char c : text) out += std::isalnum(static_cast<unsigned char>(c)) || c == '=' ? c : '_';
-  return out;
-}
-
-// Writes the summary beside the trace and logs where both are.
-void finish_profile(KernelProfile& profile, const std::filesystem::path& dir, const std::string& name) {
-  const std::string summary = profile.stop(dir / (name + ".json"));
-  write_file_atomically(dir / (name + ".txt"), summary);
-  log::info("bench: profile {}: {} (trace {}.json)\n{}", name, (dir / (name + ".txt")).string(), name, summary);
-}
 
 std::optional<cache::GateType> gates_for(const cache::Policy& policy) {
   if (!policy.scorer() || !policy.scorer()->needs_gates()) return std::nullopt;
@@ -365,12 +376,18 @@ class PolicyBench {
     r.graph_captures = g.captures - graphs_before.captures;
 
     if (!s_.options.profile_dir.empty()) {
-      const int64_t steps = policy_->evicts() ? s_.options.kv.buffer.value_or(128) + 32 : 32;
-      KernelProfile profile;
-      for (int64_t i = 0; i < steps; ++i) step();
-      synchronize(s_.device);
-      finish_profile(profile, s_.options.profile_dir,
-                     fmt::format("decode-{}-{}", file_label(policy_->describe()), context));
+      const std::string label = fmt::format("{}-{}", file_label(policy_->describe()), context);
+      {
+        KernelProfile profile;
+        for (int64_t i = 0; i < 32; ++i) step();
+        synchronize(s_.device);
+        finish_profile(profile, s_.options.profile_dir, "decode-" + label);
+      }
+      // Then the next eviction alone: a policy evicts at least once per buffer's worth of steps.
+      if (policy_->evicts()) {
+        timer.profile_next_eviction(s_.options.profile_dir, "eviction-" + label);
+        for (int64_t i = 0; i <= s_.options.kv.buffer.value_or(128) + 32 && timer.eviction_profile_pending(); ++i) step();
+      }
     }
     return r;
   }

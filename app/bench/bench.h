@@ -38,8 +38,8 @@ struct BenchOptions {
   bool cuda_graphs = true;  // decode steps as CUDA graph replays (language/qwen3vl/decode_graph.h)
   bool policy_only = false;  // measure the policy alone, not the full cache beside it (long contexts)
   // When set, extra untimed windows are profiled into this directory (app/bench/kernel_profile.h):
-  // one TTFT per policy, and per context the decode steps of one eviction cycle (the buffer plus 32
-  // for an evicting policy, 32 for the full cache).
+  // one TTFT per policy; per context 32 decode steps and, for an evicting policy, the next eviction
+  // alone.
   std::filesystem::path profile_dir;
   // Run the baseline after our measurements, with the same config, device, dtype, contexts, decode
   // tokens, warm-up and seed.

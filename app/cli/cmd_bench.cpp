@@ -69,8 +69,8 @@ void register_bench(CLI::App& app) {
                 "Run every decode step eagerly instead of replaying CUDA graphs (to measure what they save)");
   cmd->add_option("--json", options->json, "Also write the results as JSON (docs/perf.md) to this file");
   cmd->add_option("--profile", b.profile_dir,
-                  "Also profile untimed windows (one TTFT per policy; per context the decode steps of one eviction "
-                  "cycle) into this directory: Chrome traces and the kernels that took the most time");
+                  "Also profile untimed windows (one TTFT per policy; per context 32 decode steps and one eviction) "
+                  "into this directory: Chrome traces and the kernels that took the most time");
   const std::string hf_group = "HF transformers baseline";
   cmd->add_flag("--hf-baseline", options->hf_baseline,
                 "After our measurements, run HF transformers (Qwen3VLForConditionalGeneration, sdpa, generate) on "

@@ -192,8 +192,9 @@ size_t count(std::string_view text, std::string_view what) {
   return n;
 }
 
-// --profile: a Chrome trace and a summary per window — TTFT per policy, decode per policy and
-// context. On the CPU the summary ranks operators (on CUDA it ranks kernels).
+// --profile: a Chrome trace and a summary per window — TTFT per policy, decode and (evicting
+// policies) one eviction per policy and context. On the CPU the summary ranks operators (on CUDA it
+// ranks kernels).
 TEST_F(BenchCli, ProfileWritesATraceAndASummaryPerWindow) {
   const fs::path dir = tmp / "profile";
   const test::CliOutcome r = test::run_trimvl(
@@ -202,8 +203,9 @@ TEST_F(BenchCli, ProfileWritesATraceAndASummaryPerWindow) {
                   config.string(), dir.string()),
       tmp);
   ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_FALSE(fs::exists(dir / "eviction-full-64.json"));  // the full cache never evicts
   for (const std::string name : {"ttft-full", "decode-full-64", "ttft-streaming_M=8_B=4_sinks=4",
-                                 "decode-streaming_M=8_B=4_sinks=4-64"}) {
+                                 "decode-streaming_M=8_B=4_sinks=4-64", "eviction-streaming_M=8_B=4_sinks=4-64"}) {
     ASSERT_TRUE(fs::exists(dir / (name + ".json"))) << name << "\n" << r.err;
     const json trace = json::parse(test::read_file(dir / (name + ".json")));
     EXPECT_FALSE(trace.at("traceEvents").empty()) << name;
