@@ -203,23 +203,34 @@ GreedyRun greedy(const TextDecoder& d, const cache::PolicyOptions& policy, bool 
   return greedy_on(d, *cache, graph, steps);
 }
 
+// The tiny model with head dim 64, so the paged kernels take its attention, written to `dir`;
+// and a streaming policy that evicts every few decode steps.
+void write_head64_model(const test::TempDir& dir) {
+  auto config = test::tiny_qwen3vl_config();
+  config["text_config"]["head_dim"] = 64;
+  config["text_config"]["rope_scaling"]["mrope_section"] = {12, 10, 10};
+  test::write_tiny_qwen3vl(dir.path(), config, test::tiny_qwen3vl_tensors(config, 29));
+}
+
+cache::PolicyOptions evicting_streaming() {
+  cache::PolicyOptions streaming;
+  streaming.kind = cache::PolicyKind::StreamingLLM;
+  streaming.budget = 16;
+  streaming.buffer = 4;
+  streaming.sinks = 2;
+  return streaming;
+}
+
 // The pipeline keeps a cache and its graphs across requests (Engine::reset, and KV setups parked by
 // set_kv_cache): after a reset the same graphs replay on the same storage, and must give what the
 // first request gave, without capturing anew.
 TEST(Qwen3VLTextGpu, GraphsReplayOnTheirCacheAfterAReset) {
   TRIMVL_REQUIRE_CUDA();
   test::TempDir dir;
-  auto config = test::tiny_qwen3vl_config();
-  config["text_config"]["head_dim"] = 64;
-  config["text_config"]["rope_scaling"]["mrope_section"] = {12, 10, 10};
-  test::write_tiny_qwen3vl(dir.path(), config, test::tiny_qwen3vl_tensors(config, 29));
+  write_head64_model(dir);
   const TextDecoder d = TextDecoder::load(io::SafetensorsCheckpoint::open(dir.path()), TextConfig::load(dir / "config.json"),
                                           at::kBFloat16, at::Device(at::kCUDA, 0));
-  cache::PolicyOptions streaming;
-  streaming.kind = cache::PolicyKind::StreamingLLM;
-  streaming.budget = 16;
-  streaming.buffer = 4;
-  streaming.sinks = 2;
+  const cache::PolicyOptions streaming = evicting_streaming();
   auto cache = new_cache(d, streaming);
   DecodeGraph graph(d, true);
   const GreedyRun first = greedy_on(d, *cache, graph, 30);
@@ -234,17 +245,10 @@ TEST(Qwen3VLTextGpu, GraphsReplayOnTheirCacheAfterAReset) {
 TEST(Qwen3VLTextGpu, DecodeGraphReplaysMatchEagerStepsAndTheCpu) {
   TRIMVL_REQUIRE_CUDA();
   test::TempDir dir;
-  auto config = test::tiny_qwen3vl_config();
-  config["text_config"]["head_dim"] = 64;
-  config["text_config"]["rope_scaling"]["mrope_section"] = {12, 10, 10};
-  test::write_tiny_qwen3vl(dir.path(), config, test::tiny_qwen3vl_tensors(config, 29));
+  write_head64_model(dir);
   const auto ckpt = io::SafetensorsCheckpoint::open(dir.path());
   const TextConfig text = TextConfig::load(dir / "config.json");
-  cache::PolicyOptions streaming;
-  streaming.kind = cache::PolicyKind::StreamingLLM;
-  streaming.budget = 16;
-  streaming.buffer = 4;
-  streaming.sinks = 2;
+  const cache::PolicyOptions streaming = evicting_streaming();
   constexpr int64_t kSteps = 40;
   for (const cache::PolicyOptions& policy : {cache::PolicyOptions{}, streaming}) {
     SCOPED_TRACE(cache::make_policy(policy)->describe());
