@@ -1,4 +1,4 @@
-// The fused CUDA kernels (kernels/ops/rms_norm.h, rotary.h, swiglu.h) against the ATen ops they
+// The fused CUDA kernels (kernels/ops/rms_norm.h, rotary.h, swiglu.h, gate_head.h) against the ATen ops they
 // replace — the code of language/qwen3vl's RmsNorm, Rotary::apply and TextMlp, repeated below —
 // run on the same device in the same dtype. Skips where no CUDA device exists (CI).
 //
@@ -31,6 +31,7 @@
 
 #include "kernels/ops/cuda_support.h"
 #include "kernels/ops/device_graph.h"
+#include "kernels/ops/gate_head.h"
 #include "kernels/ops/rms_norm.h"
 #include "kernels/ops/rotary.h"
 #include "kernels/ops/swiglu.h"
@@ -333,6 +334,58 @@ TEST_F(FusedOpsGpu, SiluMulDeclinesWhatItCannotTake) {
   EXPECT_FALSE(silu_mul_supported(bf, bf.cpu()));
   EXPECT_FALSE(silu_mul_supported(at::ones({3, 40}, cuda(at::kDouble)), at::ones({3, 40}, cuda(at::kDouble))));
   EXPECT_THROW(silu_mul(bf, bf.to(at::kHalf)), Error);
+}
+
+// cache/retention_gate.cpp's ATen tail, op for op, and the magnitude the out projection sums.
+struct GateHeadReference {
+  at::Tensor out, dot_terms;
+};
+GateHeadReference reference_gate_head(const at::Tensor& hidden, const at::Tensor& weight, const at::Tensor& bias) {
+  const at::Tensor act = at::silu(hidden);
+  return {at::log_sigmoid(at::linear(act, weight) + bias),
+          at::linear(act.to(at::kDouble).abs(), weight.to(at::kDouble).abs())};
+}
+
+// The gate head sums its dot product in another order than cuBLAS: the fp32 sums differ by a few
+// fp32 ulps of Σ|terms|, which can move the rounded product by one ulp of the dtype (u·Σ|terms|).
+// The bias add and the log-sigmoid (|d/dz| = σ(−z) ≤ 1) carry that on and add a rounding each:
+// |Δ| <= u·(2·Σ|terms| + |bias| + |out|) plus subnormal steps; fp32 1e-5 relative to the same.
+TEST_F(FusedOpsGpu, GateHeadMatchesAten) {
+  TRIMVL_REQUIRE_CUDA();
+  for (const auto dtype : kDtypes) {
+    for (const int64_t rows : {1, 7}) {
+      for (const int64_t width : {64, 512}) {
+        for (const int64_t heads : {1, 8, 32}) {
+          const at::Tensor hidden = draw({rows, width}, dtype) * 2;
+          const at::Tensor weight = (draw({heads, width}, dtype) * 0.1).to(dtype);
+          const at::Tensor bias = draw({heads}, dtype);
+          const GateHeadReference want = reference_gate_head(hidden, weight, bias);
+          const at::Tensor scale =
+              want.dot_terms * 2 + bias.to(at::kDouble).abs() + want.out.to(at::kDouble).abs();
+          poison_next({want.out});
+          const at::Tensor got = gate_head(hidden, weight, bias);
+          EXPECT_TRUE(within(got, want.out, rounding_bound(scale, dtype, 1),
+                             fmt::format("gate_head {} rows {} width {} heads {}", c10::toString(dtype), rows, width,
+                                         heads)));
+        }
+      }
+    }
+  }
+}
+
+TEST_F(FusedOpsGpu, GateHeadDeclinesWhatItCannotTake) {
+  TRIMVL_REQUIRE_CUDA();
+  const auto cuda = [](at::ScalarType t) { return at::TensorOptions().dtype(t).device(kCuda); };
+  const at::Tensor h = at::ones({2, 64}, cuda(at::kBFloat16)), w = at::ones({8, 64}, cuda(at::kBFloat16));
+  const at::Tensor b = at::ones({8}, cuda(at::kBFloat16));
+  EXPECT_TRUE(gate_head_supported(h, w, b));
+  EXPECT_FALSE(gate_head_supported(h, at::ones({33, 64}, cuda(at::kBFloat16)), at::ones({33}, cuda(at::kBFloat16))));
+  EXPECT_FALSE(gate_head_supported(h, w, at::ones({7}, cuda(at::kBFloat16))));
+  EXPECT_FALSE(gate_head_supported(at::ones({2, 60}, cuda(at::kBFloat16)), at::ones({8, 60}, cuda(at::kBFloat16)), b));
+  EXPECT_FALSE(gate_head_supported(h, w.to(at::kHalf), b));
+  EXPECT_FALSE(gate_head_supported(h.cpu(), w.cpu(), b.cpu()));
+  EXPECT_FALSE(gate_head_supported(at::ones({64, 2}, cuda(at::kBFloat16)).t(), w, b));
+  EXPECT_THROW(gate_head(h, w.to(at::kHalf), b), Error);
 }
 
 // A decode step will run these inside a CUDA graph: captured once (no host synchronisation, no
