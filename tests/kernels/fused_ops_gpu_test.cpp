@@ -1,4 +1,4 @@
-// The fused CUDA kernels (kernels/ops/rms_norm.h, rotary.h, swiglu.h, gate_head.h) against the ATen ops they
+// The fused CUDA kernels (kernels/ops/rms_norm.h, rotary.h, swiglu.h, gate_head.h, vision_rope.h) against the ATen ops they
 // replace — the code of language/qwen3vl's RmsNorm, Rotary::apply and TextMlp, repeated below —
 // run on the same device in the same dtype. Skips where no CUDA device exists (CI).
 //
@@ -35,6 +35,7 @@
 #include "kernels/ops/rms_norm.h"
 #include "kernels/ops/rotary.h"
 #include "kernels/ops/swiglu.h"
+#include "kernels/ops/vision_rope.h"
 #include "kernels/runtime/dtype.h"
 #include "kernels/runtime/error.h"
 #include "kernels/runtime/generator.h"
@@ -386,6 +387,54 @@ TEST_F(FusedOpsGpu, GateHeadDeclinesWhatItCannotTake) {
   EXPECT_FALSE(gate_head_supported(h.cpu(), w.cpu(), b.cpu()));
   EXPECT_FALSE(gate_head_supported(at::ones({64, 2}, cuda(at::kBFloat16)).t(), w, b));
   EXPECT_THROW(gate_head(h, w.to(at::kHalf), b), Error);
+}
+
+// vision/qwen3vl/vision_rotary.cpp's VisionRotary::apply, op for op.
+at::Tensor reference_vision_rope(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
+  const at::Tensor xf = x.to(at::kFloat);
+  const int64_t half = xf.size(-1) / 2;
+  const at::Tensor rotated = at::cat({-xf.narrow(-1, half, half), xf.narrow(-1, 0, half)}, -1);
+  return (xf * cos.unsqueeze(1) + rotated * sin.unsqueeze(1)).to(x.scalar_type());
+}
+
+// Every product and the sum round where the ATen ops round them: bit-identical in every dtype, on
+// q and k as views of one fused qkv row (the vision block's layout) and on contiguous tensors.
+TEST_F(FusedOpsGpu, VisionRopeMatchesAtenBitForBit) {
+  TRIMVL_REQUIRE_CUDA();
+  for (const auto dtype : kDtypes) {
+    for (const int64_t d : {64, 80}) {
+      const int64_t tokens = 37, heads = 16;
+      const at::Tensor qkv = draw({tokens, 3, heads, d}, dtype) * 4;
+      const at::Tensor angles = at::rand({tokens, d}, gen_, at::TensorOptions().device(kCuda)) * 100;
+      const at::Tensor cos = angles.cos(), sin = angles.sin();
+      for (const bool views : {true, false}) {
+        const at::Tensor q = views ? qkv.select(1, 0) : qkv.select(1, 0).contiguous();
+        const at::Tensor k = views ? qkv.select(1, 1) : qkv.select(1, 1).contiguous();
+        ASSERT_TRUE(vision_rope_supported(q, k, cos, sin));
+        const at::Tensor want_q = reference_vision_rope(q, cos, sin), want_k = reference_vision_rope(k, cos, sin);
+        poison_next({want_q, want_k});
+        const RotatedPair got = vision_rope(q, k, cos, sin);
+        const std::string what = fmt::format("vision_rope {} d {} {}", c10::toString(dtype), d, views ? "views" : "contiguous");
+        EXPECT_TRUE(within(got.q, want_q, zero_bound(), what + " q"));
+        EXPECT_TRUE(within(got.k, want_k, zero_bound(), what + " k"));
+      }
+    }
+  }
+}
+
+TEST_F(FusedOpsGpu, VisionRopeDeclinesWhatItCannotTake) {
+  TRIMVL_REQUIRE_CUDA();
+  const auto cuda = [](at::ScalarType t) { return at::TensorOptions().dtype(t).device(kCuda); };
+  const at::Tensor q = at::ones({4, 2, 8}, cuda(at::kBFloat16)), table = at::ones({4, 8}, cuda(at::kFloat));
+  EXPECT_TRUE(vision_rope_supported(q, q, table, table));
+  EXPECT_FALSE(vision_rope_supported(q, q, table.to(at::kBFloat16), table));        // tables are float32
+  EXPECT_FALSE(vision_rope_supported(q, q.to(at::kHalf), table, table));
+  EXPECT_FALSE(vision_rope_supported(q, at::ones({4, 3, 8}, cuda(at::kBFloat16)), table, table));
+  EXPECT_FALSE(vision_rope_supported(at::ones({4, 2, 7}, cuda(at::kBFloat16)), at::ones({4, 2, 7}, cuda(at::kBFloat16)),
+                                     at::ones({4, 7}, cuda(at::kFloat)), at::ones({4, 7}, cuda(at::kFloat))));
+  EXPECT_FALSE(vision_rope_supported(q.cpu(), q.cpu(), table.cpu(), table.cpu()));
+  EXPECT_FALSE(vision_rope_supported(q.transpose(0, 1).contiguous().transpose(0, 1), q, table, table));
+  EXPECT_THROW(vision_rope(q, q, table.to(at::kBFloat16), table), Error);
 }
 
 // A decode step will run these inside a CUDA graph: captured once (no host synchronisation, no
