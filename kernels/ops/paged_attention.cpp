@@ -150,7 +150,9 @@ at::Tensor paged_decode_attention(const at::Tensor& q, const PagedView& pool, in
   at::Tensor out = at::empty_like(qc);
   const int64_t group = q.size(0) / kv_heads, d = q.size(1);
   const cuda::DType dtype = kernel_dtype(q.scalar_type());
-  const DecodeSplit split = decode_split(capacity, kv_heads, resident_ctas(dtype, d, group, q.device()));
+  // The table's width, not `capacity`, bounds what the kernel may meet (it checks the same).
+  const DecodeSplit split = decode_split(pool.block_table.size(1) * pool.block_size, kv_heads,
+                                         resident_ctas(dtype, d, group, q.device()));
   at::Tensor partial_out, partial_ml;
   if (split.num_splits > 1) {
     const auto floats = q.options().dtype(at::kFloat);
