@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "kernels/ops/gate_head.h"
 #include "kernels/runtime/error.h"
 
 namespace trimvl::cache {
@@ -55,8 +56,14 @@ at::Tensor RetentionGate::operator()(const at::Tensor& x) const {
                    "retention-gate input is {} on {}, the gate runs in {} on {}", c10::toString(x.scalar_type()),
                    x.device().str(), c10::toString(first.scalar_type()), first.device().str());
   at::Tensor h = x;
-  for (const auto& linear : weights_.hidden) h = at::silu(at::linear(h, linear.weight, linear.bias));
-  return at::log_sigmoid(at::linear(h, weights_.out_weight) + weights_.out_bias);
+  for (size_t i = 0; i + 1 < weights_.hidden.size(); ++i)
+    h = at::silu(at::linear(h, weights_.hidden[i].weight, weights_.hidden[i].bias));
+  h = at::linear(h, weights_.hidden.back().weight, weights_.hidden.back().bias);
+  // On CUDA the last activation, the out projection, its bias and the log-sigmoid are one launch
+  // (a decode step would otherwise spend more on four launches per layer than on their arithmetic).
+  if (ops::gate_head_supported(h, weights_.out_weight, weights_.out_bias))
+    return ops::gate_head(h, weights_.out_weight, weights_.out_bias);
+  return at::log_sigmoid(at::linear(at::silu(h), weights_.out_weight) + weights_.out_bias);
 }
 
 int64_t RetentionGate::num_kv_heads() const { return weights_.out_weight.size(0); }

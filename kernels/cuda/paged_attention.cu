@@ -1,6 +1,8 @@
 // Paged decode attention (split-K, query groups packed) and the one-token append; see
-// paged_attention.h. Memory-bound: a decode step reads every retained K and V once, 16 bytes per
-// thread per access, with UNROLL tokens' loads in flight before the first is used.
+// paged_attention.h. Memory-bound: a decode step reads every retained K and V once. Each thread
+// streams its own 16-byte pieces of K and V through a kStages-deep cp.async ring in shared memory,
+// so kStages − 1 tiles are in flight while one is computed, and the block-table slice of the CTA's
+// range is staged in shared memory first, so no K/V load waits on a table load.
 #include <cfloat>
 
 #include "kernels/cuda/paged_attention.h"
@@ -11,7 +13,9 @@ namespace {
 
 constexpr int kWarps = 4;
 constexpr int kThreads = kWarps * 32;
-constexpr int kUnroll = 4;
+constexpr int kUnroll = 4;   // tokens per token lane per tile
+constexpr int kStages = 3;   // tiles in the ring: two in flight while the third is computed
+constexpr int kSplitAlign = 64;  // split lengths are multiples of this (whole tiles and blocks)
 constexpr float kLog2e = 1.4426950408889634f;
 
 template <typename T, int D, int G>
@@ -21,25 +25,78 @@ struct DecodeShape {
   static_assert(kLanesPerToken >= 1 && kLanesPerToken <= 32 && 32 % kLanesPerToken == 0, "unsupported head dim");
   static constexpr int kTokensPerWarp = 32 / kLanesPerToken;
   static constexpr int kGroups = kWarps * kTokensPerWarp;  // token lanes of the CTA
+  static constexpr int kTile = kGroups * kUnroll;          // tokens per tile
+  // One ring stage: every thread's kUnroll pieces of K and of V.
+  static constexpr int kStagePieces = kThreads * kUnroll;
+  static constexpr size_t kRingBytes = size_t{kStages} * 2 * kStagePieces * 16;
+  static constexpr size_t kMergeBytes = size_t{kWarps} * G * (D + 2) * sizeof(float);
+  static constexpr size_t kSmemBytes = kRingBytes > kMergeBytes ? kRingBytes : kMergeBytes;
 };
 
-// Grid (kv heads, splits). Each token lane keeps an online softmax (in base 2, the scale folded
-// into q) per query head of the group; the CTA then merges its lanes through shared memory.
+// The tokens each CTA of a stream takes: the stream cut into at most num_splits equal, aligned
+// ranges of at least min_split tokens. Computed on the device from the stream's current length, so
+// a launch shape fixed by the capacity (a CUDA graph's) keeps every CTA busy at any length.
+__device__ __forceinline__ int split_tokens(int length, int num_splits, int min_split) {
+  const int even = (length + num_splits - 1) / num_splits;
+  return max(min_split, (even + kSplitAlign - 1) / kSplitAlign * kSplitAlign);
+}
+
+__device__ __forceinline__ void copy16_async(void* smem, const void* global) {
+  const unsigned dst = static_cast<unsigned>(__cvta_generic_to_shared(smem));
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(dst), "l"(global));
+}
+__device__ __forceinline__ void commit_async() { asm volatile("cp.async.commit_group;\n" ::); }
+template <int N>
+__device__ __forceinline__ void wait_async() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
+
+// Grid (kv heads, num_splits). Each token lane keeps an online softmax (in base 2, the scale folded
+// into q) per query head of the group; lanes merge through warp shuffles, warps through shared
+// memory. A thread reads back only the ring pieces it copied itself, so the ring needs no barrier.
 template <typename T, int D, int G>
 __global__ void __launch_bounds__(kThreads) paged_decode_kernel(PagedDecodeArgs a) {
   using S = DecodeShape<T, D, G>;
   constexpr int kVec = S::kVec, kLanes = S::kLanesPerToken, kGroups = S::kGroups;
-  __shared__ float sm_m[kGroups][G], sm_l[kGroups][G];
-  __shared__ float sm_acc[kGroups][G][D];
+  extern __shared__ __align__(16) unsigned char smem[];
+  __shared__ int sm_blocks[kPagedDecodeMaxSplit / 16 + 1];
 
-  const int h = blockIdx.x, split = blockIdx.y;
+  const int h = blockIdx.x;
   const int stream = a.first_stream + h;
   const int length = a.lengths[stream];
-  const int begin = split * a.split_tokens;
-  const int end = min(length, begin + a.split_tokens);
+  const int split = split_tokens(length, a.num_splits, a.min_split_tokens);
+  const int begin = blockIdx.y * split;
+  if (begin >= length) return;  // the combine reads only the ranges a stream fills
+  const int end = min(length, begin + split);
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  const int group = warp * S::kTokensPerWarp + lane / kLanes;
+  const int token_lane = warp * S::kTokensPerWarp + lane / kLanes;
   const int part = lane % kLanes;
+
+  const int first_block = begin / a.block_size;
+  const int32_t* table = a.block_table + static_cast<int64_t>(stream) * a.table_stride;
+  for (int j = threadIdx.x; j <= (end - 1) / a.block_size - first_block; j += kThreads)
+    sm_blocks[j] = table[first_block + j];
+  __syncthreads();
+
+  const T* keys = static_cast<const T*>(a.keys);
+  const T* values = static_cast<const T*>(a.values);
+  uint4* ring = reinterpret_cast<uint4*>(smem);
+  // This thread's pieces of stage s: K at [s][0][u][thread], V at [s][1][u][thread].
+  auto piece = [&](int s, int kv, int u) -> uint4* {
+    return ring + ((s * 2 + kv) * kUnroll + u) * kThreads + threadIdx.x;
+  };
+  auto issue = [&](int tile) {
+    const int s = tile % kStages;
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      const int i = begin + tile * S::kTile + u * kGroups + token_lane;
+      if (i < end) {
+        const int64_t slot =
+            static_cast<int64_t>(sm_blocks[i / a.block_size - first_block]) * a.block_size + i % a.block_size;
+        copy16_async(piece(s, 0, u), keys + slot * D + part * kVec);
+        copy16_async(piece(s, 1, u), values + slot * D + part * kVec);
+      }
+    }
+    commit_async();  // an empty group past the end keeps the wait counts uniform
+  };
 
   const T* q = static_cast<const T*>(a.q);
   float qf[G][kVec];
@@ -59,48 +116,40 @@ __global__ void __launch_bounds__(kThreads) paged_decode_kernel(PagedDecodeArgs 
     for (int e = 0; e < kVec; ++e) acc[g][e] = 0.f;
   }
 
-  const T* keys = static_cast<const T*>(a.keys);
-  const T* values = static_cast<const T*>(a.values);
-  const int32_t* table = a.block_table + static_cast<int64_t>(stream) * a.table_stride;
-  // The loop bound is uniform across a warp (every lane runs every shuffle); lanes past the end
-  // load nothing and contribute nothing.
-  for (int base = begin + warp * S::kTokensPerWarp; base < end; base += kGroups * kUnroll) {
-    uint4 kr[kUnroll], vr[kUnroll];
-    bool valid[kUnroll];
+  const int tiles = (end - begin + S::kTile - 1) / S::kTile;
+#pragma unroll
+  for (int t = 0; t < kStages - 1; ++t) issue(t);
+  for (int t = 0; t < tiles; ++t) {
+    issue(t + kStages - 1);
+    wait_async<kStages - 1>();  // tile t has landed
+    const int s = t % kStages;
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u) {
-      const int i = base + u * kGroups + lane / kLanes;
-      valid[u] = i < end;
-      if (valid[u]) {
-        const int64_t slot = static_cast<int64_t>(table[i / a.block_size]) * a.block_size + i % a.block_size;
-        kr[u] = load16(keys + slot * D + part * kVec);
-        vr[u] = load16(values + slot * D + part * kVec);
-      }
-    }
-#pragma unroll
-    for (int u = 0; u < kUnroll; ++u) {
+      const int i = begin + t * S::kTile + u * kGroups + token_lane;
+      const bool valid = i < end;
       float kf[kVec];
-      if (valid[u]) unpack<T>(kr[u], kf);
-      float s[G];
+      if (valid) unpack<T>(*piece(s, 0, u), kf);
+      float sc[G];
 #pragma unroll
       for (int g = 0; g < G; ++g) {
         float dot = 0.f;
-        if (valid[u]) {
+        if (valid) {
 #pragma unroll
           for (int e = 0; e < kVec; ++e) dot = fmaf(qf[g][e], kf[e], dot);
         }
+        // Every lane of the warp runs every shuffle: the tile loop is uniform across the CTA.
 #pragma unroll
         for (int o = kLanes / 2; o > 0; o /= 2) dot += __shfl_xor_sync(0xffffffffu, dot, o);
-        s[g] = dot;
+        sc[g] = dot;
       }
-      if (!valid[u]) continue;
+      if (!valid) continue;
       float vf[kVec];
-      unpack<T>(vr[u], vf);
+      unpack<T>(*piece(s, 1, u), vf);
 #pragma unroll
       for (int g = 0; g < G; ++g) {
-        const float m_new = fmaxf(m[g], s[g]);
+        const float m_new = fmaxf(m[g], sc[g]);
         const float alpha = exp2f(m[g] - m_new);
-        const float p = exp2f(s[g] - m_new);
+        const float p = exp2f(sc[g] - m_new);
         l[g] = l[g] * alpha + p;
 #pragma unroll
         for (int e = 0; e < kVec; ++e) acc[g][e] = fmaf(p, vf[e], acc[g][e] * alpha);
@@ -108,15 +157,40 @@ __global__ void __launch_bounds__(kThreads) paged_decode_kernel(PagedDecodeArgs 
       }
     }
   }
+  wait_async<0>();
 
+  // Merge the token lanes of each warp (they hold the same pieces of different tokens).
 #pragma unroll
-  for (int g = 0; g < G; ++g) {
-    if (part == 0) {
-      sm_m[group][g] = m[g];
-      sm_l[group][g] = l[g];
+  for (int o = kLanes; o < 32; o *= 2) {
+#pragma unroll
+    for (int g = 0; g < G; ++g) {
+      const float m_other = __shfl_xor_sync(0xffffffffu, m[g], o);
+      const float l_other = __shfl_xor_sync(0xffffffffu, l[g], o);
+      const float m_new = fmaxf(m[g], m_other);
+      // A lane that saw no token has l = 0 and m = −FLT_MAX: its weight is exp2(−huge) = 0.
+      const float w_self = exp2f(m[g] - m_new), w_other = exp2f(m_other - m_new);
+      l[g] = l[g] * w_self + l_other * w_other;
+#pragma unroll
+      for (int e = 0; e < kVec; ++e) {
+        const float acc_other = __shfl_xor_sync(0xffffffffu, acc[g][e], o);
+        acc[g][e] = acc[g][e] * w_self + acc_other * w_other;
+      }
+      m[g] = m_new;
     }
+  }
+  __syncthreads();  // the ring is reused for the warps' results
+  float* merged = reinterpret_cast<float*>(smem);  // [kWarps][G][D + 2]: acc, then m and l
+  auto row = [&](int w, int g) { return merged + (w * G + g) * (D + 2); };
+  if (lane < kLanes) {
 #pragma unroll
-    for (int e = 0; e < kVec; ++e) sm_acc[group][g][part * kVec + e] = acc[g][e];
+    for (int g = 0; g < G; ++g) {
+#pragma unroll
+      for (int e = 0; e < kVec; ++e) row(warp, g)[part * kVec + e] = acc[g][e];
+      if (part == 0) {
+        row(warp, g)[D] = m[g];
+        row(warp, g)[D + 1] = l[g];
+      }
+    }
   }
   __syncthreads();
 
@@ -124,23 +198,22 @@ __global__ void __launch_bounds__(kThreads) paged_decode_kernel(PagedDecodeArgs 
     const int g = idx / D, d = idx % D;
     float mx = -FLT_MAX;
 #pragma unroll
-    for (int j = 0; j < kGroups; ++j) mx = fmaxf(mx, sm_m[j][g]);
+    for (int w = 0; w < kWarps; ++w) mx = fmaxf(mx, row(w, g)[D]);
     float sum = 0.f, out = 0.f;
 #pragma unroll
-    for (int j = 0; j < kGroups; ++j) {
-      if (sm_l[j][g] == 0.f) continue;  // a lane that saw no token
-      const float w = exp2f(sm_m[j][g] - mx);
-      sum += sm_l[j][g] * w;
-      out += sm_acc[j][g][d] * w;
+    for (int w = 0; w < kWarps; ++w) {
+      const float wt = exp2f(row(w, g)[D] - mx);
+      sum += row(w, g)[D + 1] * wt;
+      out += row(w, g)[d] * wt;
     }
     if (a.num_splits == 1) {
       static_cast<T*>(a.out)[static_cast<int64_t>(h * G + g) * D + d] = from_float<T>(out / sum);
     } else {
-      const int64_t row = (static_cast<int64_t>(h) * a.num_splits + split) * G + g;
-      a.partial_out[row * D + d] = out;
+      const int64_t r = (static_cast<int64_t>(h) * a.num_splits + blockIdx.y) * G + g;
+      a.partial_out[r * D + d] = out;
       if (d == 0) {
-        a.partial_ml[row * 2] = mx;
-        a.partial_ml[row * 2 + 1] = sum;  // 0 for a split past the stream's end
+        a.partial_ml[r * 2] = mx;
+        a.partial_ml[r * 2 + 1] = sum;
       }
     }
   }
@@ -151,48 +224,80 @@ template <typename T, int D, int G>
 __global__ void __launch_bounds__(D) combine_splits_kernel(PagedDecodeArgs a) {
   const int qh = blockIdx.x, h = qh / G, g = qh % G, d = threadIdx.x;
   const int length = a.lengths[a.first_stream + h];
-  const int used = min(a.num_splits, (length + a.split_tokens - 1) / a.split_tokens);
+  const int split = split_tokens(length, a.num_splits, a.min_split_tokens);
+  const int used = (length + split - 1) / split;
   const int64_t first = static_cast<int64_t>(h) * a.num_splits * G + g;
   float mx = -FLT_MAX;
   for (int s = 0; s < used; ++s) mx = fmaxf(mx, a.partial_ml[(first + s * G) * 2]);
   float sum = 0.f, out = 0.f;
   for (int s = 0; s < used; ++s) {
-    const int64_t row = first + s * G;
-    const float l = a.partial_ml[row * 2 + 1];
-    if (l == 0.f) continue;
-    const float w = exp2f(a.partial_ml[row * 2] - mx);
-    sum += l * w;
-    out += a.partial_out[row * D + d] * w;
+    const int64_t r = first + s * G;
+    const float w = exp2f(a.partial_ml[r * 2] - mx);
+    sum += a.partial_ml[r * 2 + 1] * w;
+    out += a.partial_out[r * D + d] * w;
   }
   static_cast<T*>(a.out)[static_cast<int64_t>(qh) * D + d] = from_float<T>(out / sum);
 }
 
+// The ring exceeds the 48 KB a kernel gets without asking; asked once per instantiation, on the
+// first (eager) launch, never inside a graph capture.
+template <typename T, int D, int G>
+cudaError_t prepare_decode() {
+  static const cudaError_t status = cudaFuncSetAttribute(
+      paged_decode_kernel<T, D, G>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+      static_cast<int>(DecodeShape<T, D, G>::kSmemBytes));
+  return status;
+}
+
 template <typename T, int D, int G>
 cudaError_t launch_decode(const PagedDecodeArgs& a, cudaStream_t stream) {
-  paged_decode_kernel<T, D, G><<<dim3(a.kv_heads, a.num_splits), kThreads, 0, stream>>>(a);
+  if (const cudaError_t status = prepare_decode<T, D, G>(); status != cudaSuccess) return status;
+  paged_decode_kernel<T, D, G>
+      <<<dim3(a.kv_heads, a.num_splits), kThreads, DecodeShape<T, D, G>::kSmemBytes, stream>>>(a);
   if (a.num_splits > 1) combine_splits_kernel<T, D, G><<<a.kv_heads * G, D, 0, stream>>>(a);
   return cudaGetLastError();
 }
 
-template <typename T, int D>
-cudaError_t dispatch_group(const PagedDecodeArgs& a, cudaStream_t stream) {
-  switch (a.group) {
-    case 1: return launch_decode<T, D, 1>(a, stream);
-    case 2: return launch_decode<T, D, 2>(a, stream);
-    case 4: return launch_decode<T, D, 4>(a, stream);
-    case 8: return launch_decode<T, D, 8>(a, stream);
+// The instantiation serving a (dtype, head dim, group): f.template run<T, D, G>().
+template <typename T, int D, typename F>
+cudaError_t by_group(int group, const F& f) {
+  switch (group) {
+    case 1: return f.template run<T, D, 1>();
+    case 2: return f.template run<T, D, 2>();
+    case 4: return f.template run<T, D, 4>();
+    case 8: return f.template run<T, D, 8>();
     default: return cudaErrorInvalidValue;
   }
 }
 
-template <typename T>
-cudaError_t dispatch_dim(const PagedDecodeArgs& a, cudaStream_t stream) {
-  switch (a.head_dim) {
-    case 64: return dispatch_group<T, 64>(a, stream);
-    case 128: return dispatch_group<T, 128>(a, stream);
-    default: return cudaErrorInvalidValue;
-  }
+template <typename F>
+cudaError_t with_decode_instance(DType dtype, int head_dim, int group, const F& f) {
+  return with_element_type(dtype, [&](auto t) {
+    using T = decltype(t);
+    switch (head_dim) {
+      case 64: return by_group<T, 64>(group, f);
+      case 128: return by_group<T, 128>(group, f);
+      default: return cudaErrorInvalidValue;
+    }
+  });
 }
+
+struct Launch {
+  const PagedDecodeArgs& args;
+  cudaStream_t stream;
+  template <typename T, int D, int G>
+  cudaError_t run() const { return launch_decode<T, D, G>(args, stream); }
+};
+
+struct Occupancy {
+  int* per_sm;
+  template <typename T, int D, int G>
+  cudaError_t run() const {
+    if (const cudaError_t status = prepare_decode<T, D, G>(); status != cudaSuccess) return status;
+    return cudaOccupancyMaxActiveBlocksPerMultiprocessor(per_sm, paged_decode_kernel<T, D, G>, kThreads,
+                                                         DecodeShape<T, D, G>::kSmemBytes);
+  }
+};
 
 // Grid (kv heads), one thread per 16-byte piece of the row.
 template <typename T>
@@ -224,10 +329,19 @@ bool paged_decode_supported(int head_dim, int group) {
 }
 
 cudaError_t paged_decode_attention(const PagedDecodeArgs& a, cudaStream_t stream) {
-  if (!paged_decode_supported(a.head_dim, a.group) || a.split_tokens <= 0 || a.num_splits <= 0 ||
+  if (!paged_decode_supported(a.head_dim, a.group) || a.min_split_tokens <= 0 ||
+      a.min_split_tokens > kPagedDecodeMaxSplit || a.num_splits <= 0 || a.block_size < 16 ||
       (a.num_splits > 1 && (!a.partial_out || !a.partial_ml)))
     return cudaErrorInvalidValue;
-  return with_element_type(a.dtype, [&](auto t) { return dispatch_dim<decltype(t)>(a, stream); });
+  // The longest stream the table holds must fit num_splits ranges of at most kMaxSplit tokens.
+  const int64_t capacity = a.table_stride * a.block_size;
+  const int64_t even = (capacity + a.num_splits - 1) / a.num_splits;
+  if ((even + kSplitAlign - 1) / kSplitAlign * kSplitAlign > kPagedDecodeMaxSplit) return cudaErrorInvalidValue;
+  return with_decode_instance(a.dtype, a.head_dim, a.group, Launch{a, stream});
+}
+
+cudaError_t paged_decode_ctas_per_sm(DType dtype, int head_dim, int group, int& per_sm) {
+  return with_decode_instance(dtype, head_dim, group, Occupancy{&per_sm});
 }
 
 cudaError_t paged_append(const PagedAppendArgs& a, cudaStream_t stream) {

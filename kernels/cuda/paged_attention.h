@@ -12,10 +12,15 @@
 
 namespace trimvl::cuda {
 
+// The most tokens one CTA of the decode kernel takes: num_splits must cut the longest stream the
+// block table holds (table_stride · block_size) into ranges no longer than this.
+inline constexpr int kPagedDecodeMaxSplit = 4096;
+
 // Decode attention of one layer: each kv head h of the layer is the variable-length sequence
 // (stream first_stream + h, lengths[stream] tokens, the new one included), and its G = H_q / H_kv
-// query heads are packed to read it once. Streams are split into `num_splits` ranges of
-// `split_tokens` tokens (split-K); partials are combined in a second launch when num_splits > 1.
+// query heads are packed to read it once. The grid has `num_splits` CTAs per stream (split-K); on
+// the device each stream is cut by its current length into at most that many equal ranges of at
+// least `min_split_tokens`, and the partials are combined in a second launch when num_splits > 1.
 struct PagedDecodeArgs {
   DType dtype = DType::BFloat16;
   int head_dim = 0;       // 64 or 128
@@ -28,9 +33,9 @@ struct PagedDecodeArgs {
   int64_t table_stride = 0;
   const int32_t* lengths = nullptr;  // [streams]
   int first_stream = 0;
-  int block_size = 16;
-  int split_tokens = 0;  // > 0
-  int num_splits = 1;    // ceil(capacity / split_tokens): every length must be ≤ split_tokens · num_splits
+  int block_size = 16;          // ≥ 16
+  int min_split_tokens = 64;    // in [1, kPagedDecodeMaxSplit]
+  int num_splits = 1;
   float scale = 1.0f;
   void* out = nullptr;           // [H_q, D]
   float* partial_out = nullptr;  // [H_kv, num_splits, G, D] when num_splits > 1
@@ -38,6 +43,8 @@ struct PagedDecodeArgs {
 };
 cudaError_t paged_decode_attention(const PagedDecodeArgs& args, cudaStream_t stream);
 bool paged_decode_supported(int head_dim, int group);
+// How many decode CTAs of this instantiation one SM runs at once (its shared memory and registers).
+cudaError_t paged_decode_ctas_per_sm(DType dtype, int head_dim, int group, int& per_sm);
 
 // Appends one token to each stream of one layer: its key, value, stream position and log β go to
 // slots[stream]; a slot that opens a block (offset 0) also enters the stream's block table at

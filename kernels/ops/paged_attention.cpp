@@ -1,6 +1,9 @@
 #include "kernels/ops/paged_attention.h"
 
 #include <algorithm>
+#include <map>
+#include <mutex>
+#include <tuple>
 
 #include <ATen/ATen.h>
 #include <fmt/format.h>
@@ -10,22 +13,46 @@
 #include "kernels/runtime/error.h"
 
 #ifdef TRIMVL_HAS_CUDA
+#include <cuda_runtime_api.h>
+
 #include "kernels/cuda/paged_attention.h"
 #endif
 
 namespace trimvl::ops {
 namespace {
 
-constexpr int64_t kMinSplit = 128;
-// Several waves of CTAs (an H100/H200 runs about 3 × 132 of them at once), so that the last,
-// partial wave costs little; measured: 512 CTAs (1.3 waves) read a 32K-token cache at 1.3 TB/s.
-constexpr int64_t kTargetCtas = 1024;
+// Shorter ranges would cost more in partials and their combine than they spread.
+constexpr int64_t kMinSplit = 64;
+// CTAs of a long stream's decode, in waves of what the GPU runs at once: two full waves, so that
+// no partial wave idles most SMs.
+constexpr int64_t kWaves = 2;
+// The kernel's longest range (kernels/cuda/paged_attention.h), known here in builds without CUDA.
+constexpr int64_t kMaxSplit = 4096;
 
 #ifdef TRIMVL_HAS_CUDA
+static_assert(kMaxSplit == cuda::kPagedDecodeMaxSplit);
+
 cuda::DType kernel_dtype(c10::ScalarType type) {
   const std::optional<cuda::DType> dtype = cuda_dtype(type);
   if (!dtype) throw Error(fmt::format("paged kernels: no kernel for {}", c10::toString(type)), Error::Kind::Unsupported);
   return *dtype;
+}
+
+// What the GPU runs of the decode kernel at once: CTAs per SM (its shared memory and registers)
+// times SMs, asked of the driver once per instantiation and device.
+int64_t resident_ctas(cuda::DType dtype, int64_t head_dim, int64_t group, c10::Device device) {
+  static std::mutex mutex;
+  static std::map<std::tuple<cuda::DType, int64_t, int64_t, int>, int64_t> known;
+  const std::lock_guard lock(mutex);
+  const auto key = std::make_tuple(dtype, head_dim, group, static_cast<int>(device.index()));
+  if (const auto it = known.find(key); it != known.end()) return it->second;
+  int per_sm = 0;
+  check_cuda(cuda::paged_decode_ctas_per_sm(dtype, static_cast<int>(head_dim), static_cast<int>(group), per_sm),
+             "paged decode occupancy");
+  int sms = 0;
+  check_cuda(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device.index() < 0 ? 0 : device.index()),
+             "multiprocessor count");
+  return known[key] = std::max<int64_t>(1, int64_t{per_sm} * sms);
 }
 
 void check_view(const PagedView& pool, const at::Tensor& like) {
@@ -43,11 +70,12 @@ void check_view(const PagedView& pool, const at::Tensor& like) {
 
 }  // namespace
 
-DecodeSplit decode_split(int64_t capacity, int64_t kv_heads) {
-  TRIMVL_CHECK(capacity > 0 && kv_heads > 0, "decode split of capacity {} over {} kv heads", capacity, kv_heads);
-  const int64_t wanted = (capacity * kv_heads + kTargetCtas - 1) / kTargetCtas;
-  const int64_t split = std::max(kMinSplit, (wanted + 63) / 64 * 64);
-  return {split, (capacity + split - 1) / split};
+DecodeSplit decode_split(int64_t capacity, int64_t kv_heads, int64_t resident_ctas) {
+  TRIMVL_CHECK(capacity > 0 && kv_heads > 0 && resident_ctas > 0,
+               "decode split of capacity {} over {} kv heads and {} resident CTAs", capacity, kv_heads, resident_ctas);
+  const int64_t wanted = (kWaves * resident_ctas + kv_heads - 1) / kv_heads;
+  const int64_t fewest = (capacity + kMaxSplit - 1) / kMaxSplit, most = (capacity + kMinSplit - 1) / kMinSplit;
+  return {kMinSplit, std::clamp(wanted, fewest, std::max(fewest, most))};
 }
 
 bool paged_decode_supported(const at::Tensor& q, int64_t kv_heads) {
@@ -120,8 +148,11 @@ at::Tensor paged_decode_attention(const at::Tensor& q, const PagedView& pool, in
                first_stream + kv_heads, pool.lengths.size(0), capacity, pool.block_table.size(1));
   const at::Tensor qc = q.contiguous();
   at::Tensor out = at::empty_like(qc);
-  const DecodeSplit split = decode_split(capacity, kv_heads);
   const int64_t group = q.size(0) / kv_heads, d = q.size(1);
+  const cuda::DType dtype = kernel_dtype(q.scalar_type());
+  // The table's width, not `capacity`, bounds what the kernel may meet (it checks the same).
+  const DecodeSplit split = decode_split(pool.block_table.size(1) * pool.block_size, kv_heads,
+                                         resident_ctas(dtype, d, group, q.device()));
   at::Tensor partial_out, partial_ml;
   if (split.num_splits > 1) {
     const auto floats = q.options().dtype(at::kFloat);
@@ -129,7 +160,7 @@ at::Tensor paged_decode_attention(const at::Tensor& q, const PagedView& pool, in
     partial_ml = at::empty({kv_heads, split.num_splits, group, 2}, floats);
   }
   cuda::PagedDecodeArgs a;
-  a.dtype = kernel_dtype(q.scalar_type());
+  a.dtype = dtype;
   a.head_dim = static_cast<int>(d);
   a.kv_heads = static_cast<int>(kv_heads);
   a.group = static_cast<int>(group);
@@ -141,7 +172,7 @@ at::Tensor paged_decode_attention(const at::Tensor& q, const PagedView& pool, in
   a.lengths = pool.lengths.data_ptr<int32_t>();
   a.first_stream = static_cast<int>(first_stream);
   a.block_size = static_cast<int>(pool.block_size);
-  a.split_tokens = static_cast<int>(split.split_tokens);
+  a.min_split_tokens = static_cast<int>(split.min_split_tokens);
   a.num_splits = static_cast<int>(split.num_splits);
   a.scale = static_cast<float>(scale);
   a.out = out.data_ptr();

@@ -21,14 +21,15 @@ struct PagedView {
   int64_t block_size = 16;
 };
 
-// How a decode over streams of at most `capacity` tokens is cut into split-K ranges: enough ranges
-// across `kv_heads` streams to fill the GPU at long contexts, none shorter than 128 tokens (the
-// combine would cost more than it spreads). Fixed by `capacity` alone, so a captured graph's launch
-// shape holds for every step whose streams fit it.
+// The split-K launch shape of a decode over streams of at most `capacity` tokens: CTAs per stream
+// enough for two full waves of the GPU (`resident_ctas` at once) across `kv_heads` streams, but no
+// more than ranges of `min_split_tokens` need and no fewer than the kernel's longest range allows.
+// The kernel cuts each stream by its current length, so a shape fixed by the capacity — a captured
+// graph's — keeps every CTA busy at any length.
 struct DecodeSplit {
-  int64_t split_tokens = 0, num_splits = 0;
+  int64_t min_split_tokens = 0, num_splits = 0;
 };
-DecodeSplit decode_split(int64_t capacity, int64_t kv_heads);
+DecodeSplit decode_split(int64_t capacity, int64_t kv_heads, int64_t resident_ctas);
 
 // Whether the kernels take this query ([H_q, D]) for `kv_heads` kv heads: a CUDA build, a CUDA
 // tensor, fp32/fp16/bf16, head_dim 64 or 128, 1, 2, 4 or 8 query heads per kv head.

@@ -1,4 +1,4 @@
-// The fused CUDA kernels (kernels/ops/rms_norm.h, rotary.h, swiglu.h) against the ATen ops they
+// The fused CUDA kernels (kernels/ops/rms_norm.h, rotary.h, swiglu.h, gate_head.h, vision_rope.h) against the ATen ops they
 // replace — the code of language/qwen3vl's RmsNorm, Rotary::apply and TextMlp, repeated below —
 // run on the same device in the same dtype. Skips where no CUDA device exists (CI).
 //
@@ -31,9 +31,11 @@
 
 #include "kernels/ops/cuda_support.h"
 #include "kernels/ops/device_graph.h"
+#include "kernels/ops/gate_head.h"
 #include "kernels/ops/rms_norm.h"
 #include "kernels/ops/rotary.h"
 #include "kernels/ops/swiglu.h"
+#include "kernels/ops/vision_rope.h"
 #include "kernels/runtime/dtype.h"
 #include "kernels/runtime/error.h"
 #include "kernels/runtime/generator.h"
@@ -333,6 +335,106 @@ TEST_F(FusedOpsGpu, SiluMulDeclinesWhatItCannotTake) {
   EXPECT_FALSE(silu_mul_supported(bf, bf.cpu()));
   EXPECT_FALSE(silu_mul_supported(at::ones({3, 40}, cuda(at::kDouble)), at::ones({3, 40}, cuda(at::kDouble))));
   EXPECT_THROW(silu_mul(bf, bf.to(at::kHalf)), Error);
+}
+
+// cache/retention_gate.cpp's ATen tail, op for op, and the magnitude the out projection sums.
+struct GateHeadReference {
+  at::Tensor out, dot_terms;
+};
+GateHeadReference reference_gate_head(const at::Tensor& hidden, const at::Tensor& weight, const at::Tensor& bias) {
+  const at::Tensor act = at::silu(hidden);
+  return {at::log_sigmoid(at::linear(act, weight) + bias),
+          at::linear(act.to(at::kDouble).abs(), weight.to(at::kDouble).abs())};
+}
+
+// The gate head sums its dot product in another order than cuBLAS: the fp32 sums differ by a few
+// fp32 ulps of Σ|terms|, which can move the rounded product by one ulp of the dtype (u·Σ|terms|).
+// The bias add and the log-sigmoid (|d/dz| = σ(−z) ≤ 1) carry that on and add a rounding each:
+// |Δ| <= u·(2·Σ|terms| + |bias| + |out|) plus subnormal steps; fp32 1e-5 relative to the same.
+TEST_F(FusedOpsGpu, GateHeadMatchesAten) {
+  TRIMVL_REQUIRE_CUDA();
+  for (const auto dtype : kDtypes) {
+    for (const int64_t rows : {1, 7}) {
+      for (const int64_t width : {64, 512}) {
+        for (const int64_t heads : {1, 8, 32}) {
+          const at::Tensor hidden = draw({rows, width}, dtype) * 2;
+          const at::Tensor weight = (draw({heads, width}, dtype) * 0.1).to(dtype);
+          const at::Tensor bias = draw({heads}, dtype);
+          const GateHeadReference want = reference_gate_head(hidden, weight, bias);
+          const at::Tensor scale =
+              want.dot_terms * 2 + bias.to(at::kDouble).abs() + want.out.to(at::kDouble).abs();
+          poison_next({want.out});
+          const at::Tensor got = gate_head(hidden, weight, bias);
+          EXPECT_TRUE(within(got, want.out, rounding_bound(scale, dtype, 1),
+                             fmt::format("gate_head {} rows {} width {} heads {}", c10::toString(dtype), rows, width,
+                                         heads)));
+        }
+      }
+    }
+  }
+}
+
+TEST_F(FusedOpsGpu, GateHeadDeclinesWhatItCannotTake) {
+  TRIMVL_REQUIRE_CUDA();
+  const auto cuda = [](at::ScalarType t) { return at::TensorOptions().dtype(t).device(kCuda); };
+  const at::Tensor h = at::ones({2, 64}, cuda(at::kBFloat16)), w = at::ones({8, 64}, cuda(at::kBFloat16));
+  const at::Tensor b = at::ones({8}, cuda(at::kBFloat16));
+  EXPECT_TRUE(gate_head_supported(h, w, b));
+  EXPECT_FALSE(gate_head_supported(h, at::ones({33, 64}, cuda(at::kBFloat16)), at::ones({33}, cuda(at::kBFloat16))));
+  EXPECT_FALSE(gate_head_supported(h, w, at::ones({7}, cuda(at::kBFloat16))));
+  EXPECT_FALSE(gate_head_supported(at::ones({2, 60}, cuda(at::kBFloat16)), at::ones({8, 60}, cuda(at::kBFloat16)), b));
+  EXPECT_FALSE(gate_head_supported(h, w.to(at::kHalf), b));
+  EXPECT_FALSE(gate_head_supported(h.cpu(), w.cpu(), b.cpu()));
+  EXPECT_FALSE(gate_head_supported(at::ones({64, 2}, cuda(at::kBFloat16)).t(), w, b));
+  EXPECT_THROW(gate_head(h, w.to(at::kHalf), b), Error);
+}
+
+// vision/qwen3vl/vision_rotary.cpp's VisionRotary::apply, op for op.
+at::Tensor reference_vision_rope(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
+  const at::Tensor xf = x.to(at::kFloat);
+  const int64_t half = xf.size(-1) / 2;
+  const at::Tensor rotated = at::cat({-xf.narrow(-1, half, half), xf.narrow(-1, 0, half)}, -1);
+  return (xf * cos.unsqueeze(1) + rotated * sin.unsqueeze(1)).to(x.scalar_type());
+}
+
+// Every product and the sum round where the ATen ops round them: bit-identical in every dtype, on
+// q and k as views of one fused qkv row (the vision block's layout) and on contiguous tensors.
+TEST_F(FusedOpsGpu, VisionRopeMatchesAtenBitForBit) {
+  TRIMVL_REQUIRE_CUDA();
+  for (const auto dtype : kDtypes) {
+    for (const int64_t d : {64, 80}) {
+      const int64_t tokens = 37, heads = 16;
+      const at::Tensor qkv = draw({tokens, 3, heads, d}, dtype) * 4;
+      const at::Tensor angles = at::rand({tokens, d}, gen_, at::TensorOptions().device(kCuda)) * 100;
+      const at::Tensor cos = angles.cos(), sin = angles.sin();
+      for (const bool views : {true, false}) {
+        const at::Tensor q = views ? qkv.select(1, 0) : qkv.select(1, 0).contiguous();
+        const at::Tensor k = views ? qkv.select(1, 1) : qkv.select(1, 1).contiguous();
+        ASSERT_TRUE(vision_rope_supported(q, k, cos, sin));
+        const at::Tensor want_q = reference_vision_rope(q, cos, sin), want_k = reference_vision_rope(k, cos, sin);
+        poison_next({want_q, want_k});
+        const RotatedPair got = vision_rope(q, k, cos, sin);
+        const std::string what = fmt::format("vision_rope {} d {} {}", c10::toString(dtype), d, views ? "views" : "contiguous");
+        EXPECT_TRUE(within(got.q, want_q, zero_bound(), what + " q"));
+        EXPECT_TRUE(within(got.k, want_k, zero_bound(), what + " k"));
+      }
+    }
+  }
+}
+
+TEST_F(FusedOpsGpu, VisionRopeDeclinesWhatItCannotTake) {
+  TRIMVL_REQUIRE_CUDA();
+  const auto cuda = [](at::ScalarType t) { return at::TensorOptions().dtype(t).device(kCuda); };
+  const at::Tensor q = at::ones({4, 2, 8}, cuda(at::kBFloat16)), table = at::ones({4, 8}, cuda(at::kFloat));
+  EXPECT_TRUE(vision_rope_supported(q, q, table, table));
+  EXPECT_FALSE(vision_rope_supported(q, q, table.to(at::kBFloat16), table));        // tables are float32
+  EXPECT_FALSE(vision_rope_supported(q, q.to(at::kHalf), table, table));
+  EXPECT_FALSE(vision_rope_supported(q, at::ones({4, 3, 8}, cuda(at::kBFloat16)), table, table));
+  EXPECT_FALSE(vision_rope_supported(at::ones({4, 2, 7}, cuda(at::kBFloat16)), at::ones({4, 2, 7}, cuda(at::kBFloat16)),
+                                     at::ones({4, 7}, cuda(at::kFloat)), at::ones({4, 7}, cuda(at::kFloat))));
+  EXPECT_FALSE(vision_rope_supported(q.cpu(), q.cpu(), table.cpu(), table.cpu()));
+  EXPECT_FALSE(vision_rope_supported(q.transpose(0, 1).contiguous().transpose(0, 1), q, table, table));
+  EXPECT_THROW(vision_rope(q, q, table.to(at::kBFloat16), table), Error);
 }
 
 // A decode step will run these inside a CUDA graph: captured once (no host synchronisation, no

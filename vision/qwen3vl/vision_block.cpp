@@ -31,8 +31,7 @@ at::Tensor VisionBlock::attention(const at::Tensor& x, const RotaryTables& rotar
   const int64_t n = x.size(0);
   // qkv rows are [all q | all k | all v], each head-major.
   const at::Tensor qkv = qkv_(x).view({n, 3, num_heads_, head_dim_});
-  const at::Tensor q = VisionRotary::apply(qkv.select(1, 0), rotary);
-  const at::Tensor k = VisionRotary::apply(qkv.select(1, 1), rotary);
+  const auto [q, k] = VisionRotary::apply(qkv.select(1, 0), qkv.select(1, 1), rotary);
   const at::Tensor v = qkv.select(1, 2);
   const double scale = std::pow(static_cast<double>(head_dim_), -0.5);  // head_dim**-0.5, as HF
 

@@ -2,6 +2,8 @@
 
 #include <ATen/ATen.h>
 
+#include "kernels/ops/vision_rope.h"
+
 namespace trimvl::vision::qwen3vl {
 namespace {
 
@@ -45,6 +47,15 @@ at::Tensor VisionRotary::apply(const at::Tensor& x, const RotaryTables& tables) 
   const int64_t half = xf.size(-1) / 2;
   const at::Tensor rotated = at::cat({-xf.narrow(-1, half, half), xf.narrow(-1, 0, half)}, -1);
   return (xf * tables.cos.unsqueeze(1) + rotated * tables.sin.unsqueeze(1)).to(x.scalar_type());
+}
+
+std::pair<at::Tensor, at::Tensor> VisionRotary::apply(const at::Tensor& q, const at::Tensor& k,
+                                                     const RotaryTables& tables) {
+  if (ops::vision_rope_supported(q, k, tables.cos, tables.sin)) {
+    ops::RotatedPair r = ops::vision_rope(q, k, tables.cos, tables.sin);
+    return {std::move(r.q), std::move(r.k)};
+  }
+  return {apply(q, tables), apply(k, tables)};
 }
 
 }  // namespace trimvl::vision::qwen3vl

@@ -5,6 +5,7 @@
 // [row * inv_freq, col * inv_freq] (d values), duplicated to head_dim; rows and columns are the
 // same for every temporal group. No weights: nothing of it is stored in checkpoints.
 #include <span>
+#include <utility>
 
 #include <ATen/core/Tensor.h>
 #include <c10/core/Device.h>
@@ -27,6 +28,8 @@ class VisionRotary {
   // q or k [patches, heads, head_dim] in the activation dtype: x cos + rotate_half(x) sin computed
   // in float32 (rotate_half(x) = [-x2, x1] for halves x1, x2), cast back to x's dtype.
   static at::Tensor apply(const at::Tensor& x, const RotaryTables& tables);
+  // apply() to q and k, in one fused launch on CUDA (kernels/ops/vision_rope.h: bit-identical).
+  static std::pair<at::Tensor, at::Tensor> apply(const at::Tensor& q, const at::Tensor& k, const RotaryTables& tables);
 
  private:
   at::Tensor inv_freq_;  // [head_dim / 4] float32, CPU
