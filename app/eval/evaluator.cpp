@@ -37,22 +37,10 @@ double now_s() {
 }
 
 // A dataset edited between two runs must not resume the first one's files: its bytes are part of
-// the resolved options (FNV-1a 64; datasets are small, media files are checked by the engine).
+// the resolved options (datasets are small; media files are checked by the engine).
 std::string content_hash(const std::filesystem::path& file) {
   std::ifstream in(file, std::ios::binary);
-  uint64_t h = 0xcbf29ce484222325ull;
-  for (std::istreambuf_iterator<char> it(in), end; it != end; ++it) {
-    h ^= static_cast<unsigned char>(*it);
-    h *= 0x100000001b3ull;
-  }
-  return fmt::format("{:016x}", h);
-}
-
-std::string file_safe(std::string_view text) {
-  std::string out(text);
-  for (char& c : out)
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') c = '_';
-  return out;
+  return fnv1a_hex(std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()));
 }
 
 // The text the record logs as lmms-eval's "input": the last user message's text parts.
@@ -227,7 +215,8 @@ EvalOutcome run_eval(const EvalOptions& options, const std::function<Engine&()>&
   TRIMVL_CHECK_ARG(!dataset.samples.empty(), "{}: no valid sample to evaluate", options.dataset.string());
   const Selected selected = select(dataset, options);
 
-  outcome.run = open_run(options.output_dir, options.model_name, resolved_config(options), options.resume);
+  const nlohmann::json resolved = resolved_config(options);  // reads and hashes the dataset file: once
+  outcome.run = open_run(options.output_dir, options.model_name, resolved, options.resume);
   const RunDirectory& run = outcome.run;
   if (std::error_code ec; options.trace && (std::filesystem::create_directories(run.dir / "traces", ec), ec))
     throw Error(fmt::format("{}: cannot create the trace directory: {}", (run.dir / "traces").string(), ec.message()));
@@ -265,7 +254,7 @@ EvalOutcome run_eval(const EvalOptions& options, const std::function<Engine&()>&
         request.messages = messages;
         request.generation = generation;
         if (options.trace)
-          request.trace = run.dir / "traces" / fmt::format("{}_{}_{}.trace", run.date, file_safe(sample->id), c.config.label());
+          request.trace = run.trace(sample->id, c.config.label());
         Answer answer;
         try {
           if (options.likelihood_mcq && sample->is_mcq()) {
@@ -316,7 +305,7 @@ EvalOutcome run_eval(const EvalOptions& options, const std::function<Engine&()>&
   ResultsInfo info;
   info.model_name = options.model_name;
   info.model_args = fmt::format("pretrained={}", options.model_name);
-  info.config = resolved_config(options);
+  info.config = resolved;
   info.policies = options.policies;
   info.budgets = options.budgets;
   info.git_hash = options.git_hash;

@@ -21,17 +21,6 @@ namespace {
 constexpr std::string_view kManifestFormat = "trimvl-eval-runs";
 constexpr int kManifestVersion = 1;
 
-// FNV-1a, 64 bits: a short stable name for a config (it is shown, never trusted: runs are matched
-// on the config itself).
-std::string fnv1a_hex(std::string_view bytes) {
-  uint64_t h = 0xcbf29ce484222325ull;
-  for (const char c : bytes) {
-    h ^= static_cast<unsigned char>(c);
-    h *= 0x100000001b3ull;
-  }
-  return fmt::format("{:016x}", h);
-}
-
 std::string format_date(std::chrono::system_clock::time_point t) {
   const std::time_t seconds = std::chrono::system_clock::to_time_t(t);
   std::tm local{};
@@ -139,6 +128,19 @@ std::filesystem::path RunDirectory::kv_memory_plot(std::string_view task) const 
   return dir / fmt::format("{}_kv_memory_{}.png", date, file_part(task));
 }
 
+std::filesystem::path RunDirectory::trace(std::string_view sample_id, std::string_view config_label) const {
+  return dir / "traces" / fmt::format("{}_{}_{}.trace", date, file_part(sample_id), file_part(config_label));
+}
+
+std::string fnv1a_hex(std::string_view bytes) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (const char c : bytes) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 0x100000001b3ull;
+  }
+  return fmt::format("{:016x}", h);
+}
+
 std::string sanitise_model_name(std::string_view model_name) {
   std::string_view name = model_name;
   while (name.size() > 1 && name.back() == '/') name.remove_suffix(1);
@@ -171,7 +173,7 @@ RunDirectory open_run(const std::filesystem::path& output_dir, std::string_view 
   std::error_code ec;
   std::filesystem::create_directories(run.dir, ec);
   if (ec) throw Error(fmt::format("cannot create the results directory: {}", ec.message())).file(run.dir.string());
-  run.config_hash = fnv1a_hex(resolved_config.dump());
+  run.config_hash = fnv1a_hex(resolved_config.dump());  // shown; runs are matched on the config itself
 
   const DirectoryLock lock(run.dir);
   nlohmann::json manifest = read_manifest(run.manifest());

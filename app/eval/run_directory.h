@@ -42,7 +42,13 @@ struct RunDirectory {
   // Characters outside [A-Za-z0-9._@+-] in task and metric names become '_'.
   std::filesystem::path accuracy_plot(std::string_view task, std::string_view metric) const;
   std::filesystem::path kv_memory_plot(std::string_view task) const;
+  // traces/<date>_<sample id>_<configuration label>.trace (--trace), names sanitised as above.
+  std::filesystem::path trace(std::string_view sample_id, std::string_view config_label) const;
 };
+
+// FNV-1a, 64 bits, as 16 hex digits: a short stable name for bytes (shown or compared, never trusted
+// as a secure digest).
+std::string fnv1a_hex(std::string_view bytes);
 
 // lmms-eval's sanitize_model_name: the last two '/'-separated parts of the name, runs of
 // "<>:/\|?*[] characters replaced by "__" ("Qwen/Qwen3-VL-4B-Instruct" → "Qwen__Qwen3-VL-4B-Instruct").
