@@ -123,6 +123,7 @@ struct PagedKvCache::Impl {
     at::Tensor table;          // [streams, capacity / block_size] int32; valid up to each length
     at::Tensor meta;           // [2 · streams] int32: lengths after the append, then append slots
     at::Tensor position;       // [1] int64: the new token's stream position
+    at::Tensor split_counters; // [streams] int32 zeros: the decode kernel's split-K count
     int64_t capacity = 0;      // a power of two ≥ kMinCapacity bounding every stream
     bool stale = true;         // host tables changed other than through the append kernel
     const void* pool_storage = nullptr;
@@ -218,13 +219,26 @@ struct PagedKvCache::Impl {
     return table.index_select(1, j.div(bs, "floor")).mul_(bs).add_(j.remainder(bs));
   }
 
-  // [Σ counts] the slots of the first counts[i] tokens of streams first + i, stream-major.
+  // [Σ counts] the slots of the first counts[i] tokens of streams first + i, stream-major. The host
+  // uploads only the blocks those tokens occupy and where each stream's begin, not a table padded
+  // to the longest stream: with a global budget one head may hold most of a long context, and a
+  // [streams, longest] table made eviction cost grow with the context (docs/perf.md).
   at::Tensor packed_slots(int first, const std::vector<int64_t>& counts) const {
     const int64_t bs = block_size();
-    const int64_t width = ceil_div(*std::max_element(counts.begin(), counts.end()), bs);
-    const at::Tensor table = table_tensor(first, static_cast<int>(counts.size()), width);
+    const auto n = static_cast<int64_t>(counts.size());
+    std::vector<int64_t> host(static_cast<size_t>(n));  // each stream's first entry in the block list, then the list
+    for (int64_t i = 0; i < n; ++i) {
+      const auto& table = tables[static_cast<size_t>(first + i)];
+      const int64_t blocks = ceil_div(counts[static_cast<size_t>(i)], bs);
+      TRIMVL_CHECK(blocks <= static_cast<int64_t>(table.size()), "stream {} holds {} blocks, {} tokens need {}",
+                   first + i, table.size(), counts[static_cast<size_t>(i)], blocks);
+      host[static_cast<size_t>(i)] = static_cast<int64_t>(host.size()) - n;
+      host.insert(host.end(), table.begin(), table.begin() + blocks);
+    }
+    const at::Tensor uploaded = ops::to_device_async(at::tensor(host, at::kLong), device());
+    const at::Tensor starts = uploaded.narrow(0, 0, n), blocks = uploaded.narrow(0, n, uploaded.size(0) - n);
     const Packing p = pack(counts, device());
-    const at::Tensor block = table.view(-1).index_select(0, p.row.mul(table.size(1)).add_(p.offset.div(bs, "floor")));
+    const at::Tensor block = blocks.index_select(0, starts.index_select(0, p.row).add_(p.offset.div(bs, "floor")));
     return block.mul_(bs).add_(p.offset.remainder(bs));
   }
 
@@ -436,6 +450,7 @@ struct PagedKvCache::Impl {
     if (!dev.meta.defined()) {
       dev.meta = at::empty({2 * streams}, longs(device()).dtype(at::kInt));
       dev.position = at::empty({1}, longs(device()));
+      dev.split_counters = at::zeros({streams}, longs(device()).dtype(at::kInt));
     }
     if (longest > dev.capacity) {
       int64_t capacity = kMinCapacity;

@@ -2,7 +2,8 @@
 // paged_attention.h. Memory-bound: a decode step reads every retained K and V once. Each thread
 // streams its own 16-byte pieces of K and V through a kStages-deep cp.async ring in shared memory,
 // so kStages − 1 tiles are in flight while one is computed, and the block-table slice of the CTA's
-// range is staged in shared memory first, so no K/V load waits on a table load.
+// range is staged in shared memory first, so no K/V load waits on a table load. The split-K merge
+// runs in the same launch, in the last CTA of each stream.
 #include <cfloat>
 
 #include "kernels/cuda/paged_attention.h"
@@ -31,6 +32,7 @@ struct DecodeShape {
   static constexpr size_t kRingBytes = size_t{kStages} * 2 * kStagePieces * 16;
   static constexpr size_t kMergeBytes = size_t{kWarps} * G * (D + 2) * sizeof(float);
   static constexpr size_t kSmemBytes = kRingBytes > kMergeBytes ? kRingBytes : kMergeBytes;
+  static_assert(size_t{kPagedDecodeMaxSplits} * G * sizeof(float) <= kSmemBytes, "range weights exceed the ring");
 };
 
 // The tokens each CTA of a stream takes: the stream cut into at most num_splits equal, aligned
@@ -49,6 +51,58 @@ __device__ __forceinline__ void commit_async() { asm volatile("cp.async.commit_g
 template <int N>
 __device__ __forceinline__ void wait_async() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
 
+// The last CTA of stream h merges its `ranges` partials into the output. Warp w first finds, for
+// query heads g = w, w + kWarps, ..., the largest m and the softmax sum of all ranges, and leaves
+// each range's normalised weight in `weight` [ranges][G]; then every thread sums float4 pieces of
+// the output over the ranges, with independent loads in flight. Partials are read through L2
+// (__ldcg): other SMs wrote them during this launch.
+template <typename T, int D, int G>
+__device__ __forceinline__ void merge_ranges(const PagedDecodeArgs& a, int h, int ranges, float* weight) {
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int64_t first = static_cast<int64_t>(h) * a.num_splits * G;  // row of (h, range 0, g 0)
+  for (int g = warp; g < G; g += kWarps) {
+    float mx = -FLT_MAX, sum = 0.f;
+    for (int r = lane; r < ranges; r += 32) {
+      const float m_r = __ldcg(a.partial_ml + (first + r * G + g) * 2);
+      const float l_r = __ldcg(a.partial_ml + (first + r * G + g) * 2 + 1);
+      const float m_new = fmaxf(mx, m_r);
+      sum = sum * exp2f(mx - m_new) + l_r * exp2f(m_r - m_new);
+      mx = m_new;
+    }
+#pragma unroll
+    for (int o = 16; o > 0; o /= 2) {
+      const float m_other = __shfl_xor_sync(0xffffffffu, mx, o);
+      const float s_other = __shfl_xor_sync(0xffffffffu, sum, o);
+      const float m_new = fmaxf(mx, m_other);
+      sum = sum * exp2f(mx - m_new) + s_other * exp2f(m_other - m_new);
+      mx = m_new;
+    }
+    for (int r = lane; r < ranges; r += 32)
+      weight[r * G + g] = exp2f(__ldcg(a.partial_ml + (first + r * G + g) * 2) - mx) / sum;
+  }
+  __syncthreads();
+  constexpr int kPieces = D / 4;
+  for (int idx = threadIdx.x; idx < G * kPieces; idx += kThreads) {
+    const int g = idx / kPieces, p = idx % kPieces;
+    const float4* src = reinterpret_cast<const float4*>(a.partial_out + (first + g) * D) + p;
+    float4 o = make_float4(0.f, 0.f, 0.f, 0.f);
+#pragma unroll 8
+    for (int r = 0; r < ranges; ++r) {
+      const float w = weight[r * G + g];
+      const float4 x = __ldcg(src + static_cast<int64_t>(r) * G * kPieces);
+      o.x = fmaf(w, x.x, o.x);
+      o.y = fmaf(w, x.y, o.y);
+      o.z = fmaf(w, x.z, o.z);
+      o.w = fmaf(w, x.w, o.w);
+    }
+    T* out = static_cast<T*>(a.out) + static_cast<int64_t>(h * G + g) * D + p * 4;
+    out[0] = from_float<T>(o.x);
+    out[1] = from_float<T>(o.y);
+    out[2] = from_float<T>(o.z);
+    out[3] = from_float<T>(o.w);
+  }
+}
+
 // Grid (kv heads, num_splits). Each token lane keeps an online softmax (in base 2, the scale folded
 // into q) per query head of the group; lanes merge through warp shuffles, warps through shared
 // memory. A thread reads back only the ring pieces it copied itself, so the ring needs no barrier.
@@ -64,7 +118,7 @@ __global__ void __launch_bounds__(kThreads) paged_decode_kernel(PagedDecodeArgs 
   const int length = a.lengths[stream];
   const int split = split_tokens(length, a.num_splits, a.min_split_tokens);
   const int begin = blockIdx.y * split;
-  if (begin >= length) return;  // the combine reads only the ranges a stream fills
+  if (begin >= length) return;  // past the stream's end: neither a partial nor a count
   const int end = min(length, begin + split);
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int token_lane = warp * S::kTokensPerWarp + lane / kLanes;
@@ -123,13 +177,14 @@ __global__ void __launch_bounds__(kThreads) paged_decode_kernel(PagedDecodeArgs 
     issue(t + kStages - 1);
     wait_async<kStages - 1>();  // tile t has landed
     const int s = t % kStages;
+    // The lane's kUnroll tokens of the tile are scored first, then enter the softmax together:
+    // one rescale of the accumulators per tile instead of one per token.
+    float sc[kUnroll][G];
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u) {
-      const int i = begin + t * S::kTile + u * kGroups + token_lane;
-      const bool valid = i < end;
+      const bool valid = begin + t * S::kTile + u * kGroups + token_lane < end;
       float kf[kVec];
       if (valid) unpack<T>(*piece(s, 0, u), kf);
-      float sc[G];
 #pragma unroll
       for (int g = 0; g < G; ++g) {
         float dot = 0.f;
@@ -140,20 +195,35 @@ __global__ void __launch_bounds__(kThreads) paged_decode_kernel(PagedDecodeArgs 
         // Every lane of the warp runs every shuffle: the tile loop is uniform across the CTA.
 #pragma unroll
         for (int o = kLanes / 2; o > 0; o /= 2) dot += __shfl_xor_sync(0xffffffffu, dot, o);
-        sc[g] = dot;
+        sc[u][g] = valid ? dot : -INFINITY;  // exp2(−inf) = 0: a token past the end weighs nothing
       }
-      if (!valid) continue;
+    }
+#pragma unroll
+    for (int g = 0; g < G; ++g) {
+      float m_new = m[g];
+#pragma unroll
+      for (int u = 0; u < kUnroll; ++u) m_new = fmaxf(m_new, sc[u][g]);
+      const float alpha = exp2f(m[g] - m_new);
+      l[g] *= alpha;
+#pragma unroll
+      for (int e = 0; e < kVec; ++e) acc[g][e] *= alpha;
+#pragma unroll
+      for (int u = 0; u < kUnroll; ++u) {
+        sc[u][g] = exp2f(sc[u][g] - m_new);
+        l[g] += sc[u][g];
+      }
+      m[g] = m_new;
+    }
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      // A piece past the end was never copied: its bytes may be NaN, and 0 · NaN is NaN.
+      if (begin + t * S::kTile + u * kGroups + token_lane >= end) continue;
       float vf[kVec];
       unpack<T>(*piece(s, 1, u), vf);
 #pragma unroll
       for (int g = 0; g < G; ++g) {
-        const float m_new = fmaxf(m[g], sc[g]);
-        const float alpha = exp2f(m[g] - m_new);
-        const float p = exp2f(sc[g] - m_new);
-        l[g] = l[g] * alpha + p;
 #pragma unroll
-        for (int e = 0; e < kVec; ++e) acc[g][e] = fmaf(p, vf[e], acc[g][e] * alpha);
-        m[g] = m_new;
+        for (int e = 0; e < kVec; ++e) acc[g][e] = fmaf(sc[u][g], vf[e], acc[g][e]);
       }
     }
   }
@@ -194,6 +264,7 @@ __global__ void __launch_bounds__(kThreads) paged_decode_kernel(PagedDecodeArgs 
   }
   __syncthreads();
 
+  const int ranges = (length + split - 1) / split;  // the CTAs of this stream that have work
   for (int idx = threadIdx.x; idx < G * D; idx += kThreads) {
     const int g = idx / D, d = idx % D;
     float mx = -FLT_MAX;
@@ -206,7 +277,7 @@ __global__ void __launch_bounds__(kThreads) paged_decode_kernel(PagedDecodeArgs 
       sum += row(w, g)[D + 1] * wt;
       out += row(w, g)[d] * wt;
     }
-    if (a.num_splits == 1) {
+    if (ranges == 1) {
       static_cast<T*>(a.out)[static_cast<int64_t>(h * G + g) * D + d] = from_float<T>(out / sum);
     } else {
       const int64_t r = (static_cast<int64_t>(h) * a.num_splits + blockIdx.y) * G + g;
@@ -217,26 +288,21 @@ __global__ void __launch_bounds__(kThreads) paged_decode_kernel(PagedDecodeArgs 
       }
     }
   }
-}
+  if (ranges == 1) return;
 
-// Grid (H_q): merges the splits of one query head.
-template <typename T, int D, int G>
-__global__ void __launch_bounds__(D) combine_splits_kernel(PagedDecodeArgs a) {
-  const int qh = blockIdx.x, h = qh / G, g = qh % G, d = threadIdx.x;
-  const int length = a.lengths[a.first_stream + h];
-  const int split = split_tokens(length, a.num_splits, a.min_split_tokens);
-  const int used = (length + split - 1) / split;
-  const int64_t first = static_cast<int64_t>(h) * a.num_splits * G + g;
-  float mx = -FLT_MAX;
-  for (int s = 0; s < used; ++s) mx = fmaxf(mx, a.partial_ml[(first + s * G) * 2]);
-  float sum = 0.f, out = 0.f;
-  for (int s = 0; s < used; ++s) {
-    const int64_t r = first + s * G;
-    const float w = exp2f(a.partial_ml[r * 2] - mx);
-    sum += a.partial_ml[r * 2 + 1] * w;
-    out += a.partial_out[r * D + d] * w;
+  // Publish the partial, then count it: the CTA that completes the stream's count merges all its
+  // ranges (the threadfence-reduction pattern), so no second launch waits on the slowest range.
+  __threadfence();
+  __syncthreads();
+  __shared__ int sm_last;
+  if (threadIdx.x == 0) {
+    sm_last = atomicAdd(a.split_counters + stream, 1) == ranges - 1;
+    if (sm_last) a.split_counters[stream] = 0;  // every range has counted: ready for the next launch
   }
-  static_cast<T*>(a.out)[static_cast<int64_t>(qh) * D + d] = from_float<T>(out / sum);
+  __syncthreads();
+  if (!sm_last) return;
+  __threadfence();
+  merge_ranges<T, D, G>(a, h, ranges, reinterpret_cast<float*>(smem));
 }
 
 // The ring exceeds the 48 KB a kernel gets without asking; asked once per instantiation, on the
@@ -254,7 +320,6 @@ cudaError_t launch_decode(const PagedDecodeArgs& a, cudaStream_t stream) {
   if (const cudaError_t status = prepare_decode<T, D, G>(); status != cudaSuccess) return status;
   paged_decode_kernel<T, D, G>
       <<<dim3(a.kv_heads, a.num_splits), kThreads, DecodeShape<T, D, G>::kSmemBytes, stream>>>(a);
-  if (a.num_splits > 1) combine_splits_kernel<T, D, G><<<a.kv_heads * G, D, 0, stream>>>(a);
   return cudaGetLastError();
 }
 
@@ -330,8 +395,8 @@ bool paged_decode_supported(int head_dim, int group) {
 
 cudaError_t paged_decode_attention(const PagedDecodeArgs& a, cudaStream_t stream) {
   if (!paged_decode_supported(a.head_dim, a.group) || a.min_split_tokens <= 0 ||
-      a.min_split_tokens > kPagedDecodeMaxSplit || a.num_splits <= 0 || a.block_size < 16 ||
-      (a.num_splits > 1 && (!a.partial_out || !a.partial_ml)))
+      a.min_split_tokens > kPagedDecodeMaxSplit || a.num_splits <= 0 || a.num_splits > kPagedDecodeMaxSplits ||
+      a.block_size < 16 || (a.num_splits > 1 && (!a.partial_out || !a.partial_ml || !a.split_counters)))
     return cudaErrorInvalidValue;
   // The longest stream the table holds must fit num_splits ranges of at most kMaxSplit tokens.
   const int64_t capacity = a.table_stride * a.block_size;

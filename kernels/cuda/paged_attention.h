@@ -15,12 +15,17 @@ namespace trimvl::cuda {
 // The most tokens one CTA of the decode kernel takes: num_splits must cut the longest stream the
 // block table holds (table_stride · block_size) into ranges no longer than this.
 inline constexpr int kPagedDecodeMaxSplit = 4096;
+// The most ranges (CTAs) per stream: the CTA that merges a stream's ranges keeps one weight per
+// range and query head in shared memory.
+inline constexpr int kPagedDecodeMaxSplits = 1024;
 
 // Decode attention of one layer: each kv head h of the layer is the variable-length sequence
 // (stream first_stream + h, lengths[stream] tokens, the new one included), and its G = H_q / H_kv
 // query heads are packed to read it once. The grid has `num_splits` CTAs per stream (split-K); on
 // the device each stream is cut by its current length into at most that many equal ranges of at
-// least `min_split_tokens`, and the partials are combined in a second launch when num_splits > 1.
+// least `min_split_tokens`. A stream of one range is written by its CTA; otherwise each CTA writes
+// its partial result, and the last of the stream's CTAs to finish (counted in split_counters)
+// merges them in the same launch, then zeroes its counter for the next launch.
 struct PagedDecodeArgs {
   DType dtype = DType::BFloat16;
   int head_dim = 0;       // 64 or 128
@@ -35,11 +40,12 @@ struct PagedDecodeArgs {
   int first_stream = 0;
   int block_size = 16;          // ≥ 16
   int min_split_tokens = 64;    // in [1, kPagedDecodeMaxSplit]
-  int num_splits = 1;
+  int num_splits = 1;            // in [1, kPagedDecodeMaxSplits]
   float scale = 1.0f;
   void* out = nullptr;           // [H_q, D]
   float* partial_out = nullptr;  // [H_kv, num_splits, G, D] when num_splits > 1
   float* partial_ml = nullptr;   // [H_kv, num_splits, G, 2] when num_splits > 1
+  int32_t* split_counters = nullptr;  // [streams], zero between launches, when num_splits > 1
 };
 cudaError_t paged_decode_attention(const PagedDecodeArgs& args, cudaStream_t stream);
 bool paged_decode_supported(int head_dim, int group);

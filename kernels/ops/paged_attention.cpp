@@ -21,16 +21,14 @@
 namespace trimvl::ops {
 namespace {
 
-// Shorter ranges would cost more in partials and their combine than they spread.
+// Shorter ranges would cost more in partials and their merge than they spread.
 constexpr int64_t kMinSplit = 64;
-// CTAs of a long stream's decode, in waves of what the GPU runs at once: two full waves, so that
-// no partial wave idles most SMs.
-constexpr int64_t kWaves = 2;
-// The kernel's longest range (kernels/cuda/paged_attention.h), known here in builds without CUDA.
-constexpr int64_t kMaxSplit = 4096;
+// The kernel's longest range and most ranges per stream (kernels/cuda/paged_attention.h), known
+// here in builds without CUDA.
+constexpr int64_t kMaxSplit = 4096, kMaxSplits = 1024;
 
 #ifdef TRIMVL_HAS_CUDA
-static_assert(kMaxSplit == cuda::kPagedDecodeMaxSplit);
+static_assert(kMaxSplit == cuda::kPagedDecodeMaxSplit && kMaxSplits == cuda::kPagedDecodeMaxSplits);
 
 cuda::DType kernel_dtype(c10::ScalarType type) {
   const std::optional<cuda::DType> dtype = cuda_dtype(type);
@@ -70,12 +68,15 @@ void check_view(const PagedView& pool, const at::Tensor& like) {
 
 }  // namespace
 
-DecodeSplit decode_split(int64_t capacity, int64_t kv_heads, int64_t resident_ctas) {
-  TRIMVL_CHECK(capacity > 0 && kv_heads > 0 && resident_ctas > 0,
-               "decode split of capacity {} over {} kv heads and {} resident CTAs", capacity, kv_heads, resident_ctas);
-  const int64_t wanted = (kWaves * resident_ctas + kv_heads - 1) / kv_heads;
+DecodeSplit decode_split(int64_t capacity, int64_t kv_heads, int64_t resident_ctas, int64_t waves) {
+  TRIMVL_CHECK(capacity > 0 && kv_heads > 0 && resident_ctas > 0 && waves > 0,
+               "decode split of capacity {} over {} kv heads, {} resident CTAs and {} waves", capacity, kv_heads,
+               resident_ctas, waves);
+  const int64_t wanted = (waves * resident_ctas + kv_heads - 1) / kv_heads;
   const int64_t fewest = (capacity + kMaxSplit - 1) / kMaxSplit, most = (capacity + kMinSplit - 1) / kMinSplit;
-  return {kMinSplit, std::clamp(wanted, fewest, std::max(fewest, most))};
+  TRIMVL_CHECK(fewest <= kMaxSplits, "paged decode: streams of up to {} tokens exceed the kernel's {} ranges of {}",
+               capacity, kMaxSplits, kMaxSplit);
+  return {kMinSplit, std::min(kMaxSplits, std::clamp(wanted, fewest, std::max(fewest, most)))};
 }
 
 bool paged_decode_supported(const at::Tensor& q, int64_t kv_heads) {
@@ -135,7 +136,7 @@ void paged_append(const PagedView& pool, int64_t first_stream, const at::Tensor&
 }
 
 at::Tensor paged_decode_attention(const at::Tensor& q, const PagedView& pool, int64_t first_stream, int64_t kv_heads,
-                                  int64_t capacity, double scale) {
+                                  int64_t capacity, double scale, int64_t waves) {
 #ifdef TRIMVL_HAS_CUDA
   TRIMVL_CHECK(paged_decode_supported(q, kv_heads), "paged decode attention: no kernel for q {} {} over {} kv heads",
                q.sizes(), c10::toString(q.scalar_type()), kv_heads);
@@ -152,12 +153,18 @@ at::Tensor paged_decode_attention(const at::Tensor& q, const PagedView& pool, in
   const cuda::DType dtype = kernel_dtype(q.scalar_type());
   // The table's width, not `capacity`, bounds what the kernel may meet (it checks the same).
   const DecodeSplit split = decode_split(pool.block_table.size(1) * pool.block_size, kv_heads,
-                                         resident_ctas(dtype, d, group, q.device()));
-  at::Tensor partial_out, partial_ml;
+                                         resident_ctas(dtype, d, group, q.device()), waves);
+  at::Tensor partial_out, partial_ml, counters = pool.split_counters;
   if (split.num_splits > 1) {
     const auto floats = q.options().dtype(at::kFloat);
     partial_out = at::empty({kv_heads, split.num_splits, group, d}, floats);
     partial_ml = at::empty({kv_heads, split.num_splits, group, 2}, floats);
+    if (counters.defined())
+      TRIMVL_CHECK(counters.is_cuda() && counters.scalar_type() == at::kInt && counters.is_contiguous() &&
+                       counters.numel() == pool.lengths.size(0),
+                   "paged decode attention: split counters must be [{}] int32 on CUDA", pool.lengths.size(0));
+    else
+      counters = at::zeros({pool.lengths.size(0)}, q.options().dtype(at::kInt));
   }
   cuda::PagedDecodeArgs a;
   a.dtype = dtype;
@@ -178,11 +185,12 @@ at::Tensor paged_decode_attention(const at::Tensor& q, const PagedView& pool, in
   a.out = out.data_ptr();
   a.partial_out = partial_out.defined() ? partial_out.data_ptr<float>() : nullptr;
   a.partial_ml = partial_ml.defined() ? partial_ml.data_ptr<float>() : nullptr;
+  a.split_counters = partial_out.defined() ? counters.data_ptr<int32_t>() : nullptr;
   check_cuda(cuda::paged_decode_attention(a, static_cast<cudaStream_t>(current_stream(q.device()))),
              "paged decode attention");
   return out;
 #else
-  (void)pool, (void)first_stream, (void)kv_heads, (void)capacity, (void)scale;
+  (void)pool, (void)first_stream, (void)kv_heads, (void)capacity, (void)scale, (void)waves;
   current_stream(q.device());  // throws: no kernels in this build
   return {};
 #endif

@@ -18,18 +18,23 @@ struct PagedView {
   at::Tensor accumulated;   // [slots] float32, or undefined
   at::Tensor block_table;   // [streams, width] int32
   at::Tensor lengths;       // [streams] int32: each stream's tokens, this forward's new one included
+  at::Tensor split_counters;  // [streams] int32 zeros the decode kernel keeps zero between launches
+                              // (its split-K count); undefined: a fresh one per call
   int64_t block_size = 16;
 };
 
 // The split-K launch shape of a decode over streams of at most `capacity` tokens: CTAs per stream
-// enough for two full waves of the GPU (`resident_ctas` at once) across `kv_heads` streams, but no
-// more than ranges of `min_split_tokens` need and no fewer than the kernel's longest range allows.
+// enough for `waves` full waves of the GPU (`resident_ctas` at once) across `kv_heads` streams, but
+// no more than ranges of `min_split_tokens` need and no fewer than the kernel's longest range
+// allows. One wave by default: every CTA is resident at once, and each range is as long as it can
+// be, so the fewest prologues, epilogues and partials per token (docs/perf.md has the sweep).
 // The kernel cuts each stream by its current length, so a shape fixed by the capacity — a captured
 // graph's — keeps every CTA busy at any length.
 struct DecodeSplit {
   int64_t min_split_tokens = 0, num_splits = 0;
 };
-DecodeSplit decode_split(int64_t capacity, int64_t kv_heads, int64_t resident_ctas);
+inline constexpr int64_t kDecodeWaves = 1;
+DecodeSplit decode_split(int64_t capacity, int64_t kv_heads, int64_t resident_ctas, int64_t waves = kDecodeWaves);
 
 // Whether the kernels take this query ([H_q, D]) for `kv_heads` kv heads: a CUDA build, a CUDA
 // tensor, fp32/fp16/bf16, head_dim 64 or 128, 1, 2, 4 or 8 query heads per kv head.
@@ -42,8 +47,9 @@ void paged_append(const PagedView& pool, int64_t first_stream, const at::Tensor&
                   const at::Tensor& log_beta, const at::Tensor& slots, const at::Tensor& position);
 
 // softmax(q·kᵀ·scale)·v of each query head over its kv head's stream: q [H_q, D] → [H_q, D].
-// Every stream's length must be in [1, capacity].
+// Every stream's length must be in [1, capacity]. `waves` sets the split-K shape (decode_split);
+// benchmarks sweep it.
 at::Tensor paged_decode_attention(const at::Tensor& q, const PagedView& pool, int64_t first_stream, int64_t kv_heads,
-                                  int64_t capacity, double scale);
+                                  int64_t capacity, double scale, int64_t waves = kDecodeWaves);
 
 }  // namespace trimvl::ops

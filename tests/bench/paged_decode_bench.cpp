@@ -1,7 +1,8 @@
 // The paged decode-attention kernel alone on the GPU: a Qwen3-VL-4B-shaped step (36 layers of 8 kv
 // heads, 4 query heads each, head dim 128, bf16) over streams of one length, the pool's blocks
-// shuffled as eviction leaves them. Prints the step's attention time and the K/V read rate, beside
-// the device's copy bandwidth measured in the same run. A benchmark, not a test: no pass/fail.
+// shuffled as eviction leaves them. Prints the step's attention time and the K/V read rate for
+// each split-K shape (waves of resident CTAs; the default marked), beside the device's copy
+// bandwidth measured in the same run. A benchmark, not a test: no pass/fail.
 //
 //   paged_decode_bench [lengths...]   (default 1024 8192 32768)
 #include <cstdio>
@@ -23,7 +24,7 @@ constexpr int64_t kLayers = 36, kHeads = 8, kGroup = 4, kDim = 128, kBlock = 16,
 template <typename F>
 double seconds_per_call(F&& f) {
   f();  // warm-up: allocator, occupancy query
-  at::cuda::CUDAEvent start, stop;
+  at::cuda::CUDAEvent start(cudaEventDefault), stop(cudaEventDefault);  // the default flags disable timing
   start.record();
   for (int i = 0; i < kIters; ++i) f();
   stop.record();
@@ -44,14 +45,18 @@ void run(int64_t length) {
   pool.block_table.narrow(1, 0, per_stream).copy_(order.view({streams, per_stream}));
   pool.lengths = at::full({streams}, length, cuda.dtype(at::kInt));
   pool.block_size = kBlock;
+  pool.split_counters = at::zeros({streams}, cuda.dtype(at::kInt));
   const at::Tensor q = at::randn({kHeads * kGroup, kDim}, cuda.dtype(at::kBFloat16));
-  const double step = seconds_per_call([&] {
-    for (int64_t layer = 0; layer < kLayers; ++layer)
-      ops::paged_decode_attention(q, pool, layer * kHeads, kHeads, capacity, 0.088);
-  });
-  const double bytes = 2.0 * streams * length * kDim * 2;
-  std::printf("%8lld tokens  capacity %7lld  %8.1f us/step  %6.2f TB/s\n", static_cast<long long>(length),
-              static_cast<long long>(capacity), step * 1e6, bytes / step / 1e12);
+  for (const int64_t waves : {1, 2, 4}) {
+    const double step = seconds_per_call([&] {
+      for (int64_t layer = 0; layer < kLayers; ++layer)
+        ops::paged_decode_attention(q, pool, layer * kHeads, kHeads, capacity, 0.088, waves);
+    });
+    const double bytes = 2.0 * streams * length * kDim * 2;
+    std::printf("%8lld tokens  capacity %7lld  %lld wave(s)%s  %8.1f us/step  %6.2f TB/s\n",
+                static_cast<long long>(length), static_cast<long long>(capacity), static_cast<long long>(waves),
+                waves == ops::kDecodeWaves ? "*" : " ", step * 1e6, bytes / step / 1e12);
+  }
 }
 
 }  // namespace

@@ -2,7 +2,9 @@
 // (cache/paged_attention.h) on the device: random pools, shuffled block tables, streams of very
 // different lengths (split-K on and off), every supported dtype, head dim and query group. Skips
 // where no CUDA device exists (CI).
+#include <cmath>
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include <ATen/ATen.h>
@@ -104,6 +106,38 @@ TEST(PagedDecodeGpu, MatchesTheReferenceForEveryDtypeDimAndGroup) {
           ASSERT_FALSE(got.isnan().any().item<bool>());
           EXPECT_LT(relative_error(got, want), tolerance);
         }
+      }
+    }
+  }
+}
+
+// Long streams cut into many ranges, merged in the launch by each stream's last CTA: every split
+// shape gives the reference's result, a second launch on the same counters gives the same bits
+// (the merging CTA zeroed them), and the counters are zero afterwards.
+TEST(PagedDecodeGpu, RangesMergeInOneLaunchAndLeaveTheirCountersZero) {
+  TRIMVL_REQUIRE_CUDA();
+  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(33);
+  const std::vector<int64_t> lengths = {40000, 3, 4099, 65536};  // one stream fills the capacity
+  const int64_t first = 0, heads = 4, capacity = 65536;
+  for (const auto dtype : {at::kFloat, at::kBFloat16}) {
+    const double tolerance = dtype == at::kFloat ? 1e-5 : 8e-3;
+    for (const auto& [dim, group] : {std::pair<int64_t, int64_t>{128, 4}, {64, 8}}) {
+      Pool p = make_pool(lengths, dim, dtype, capacity, gen);
+      p.view.split_counters = at::zeros({heads}, at::TensorOptions(at::kCUDA).dtype(at::kInt));
+      const at::Tensor q = at::randn({heads * group, dim}, gen).to(at::TensorOptions(at::kCUDA).dtype(dtype));
+      const double scale = 1.0 / std::sqrt(static_cast<double>(dim));
+      const auto [keys, values] = gather(p, lengths, first, heads);
+      const at::Tensor want =
+          attend_new_tokens(q.unsqueeze(0).to(at::kDouble), keys.to(at::kDouble), values.to(at::kDouble), lengths, scale)
+              .squeeze(0);
+      for (const int64_t waves : {1, 2, 16}) {
+        SCOPED_TRACE(fmt::format("{} D={} G={} waves {}", c10::toString(dtype), dim, group, waves));
+        const at::Tensor got = ops::paged_decode_attention(q, p.view, first, heads, capacity, scale, waves);
+        ASSERT_FALSE(got.isnan().any().item<bool>());
+        EXPECT_LT(relative_error(got, want), tolerance);
+        const at::Tensor again = ops::paged_decode_attention(q, p.view, first, heads, capacity, scale, waves);
+        EXPECT_TRUE(at::equal(got, again));
+        EXPECT_EQ(p.view.split_counters.count_nonzero().item<int64_t>(), 0);
       }
     }
   }

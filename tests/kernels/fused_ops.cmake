@@ -1,7 +1,7 @@
 # The fused elementwise kernels (kernels/ops/{rms_norm,rotary,swiglu}.h): their CPU-side contract
 # in the unit binary, the kernels against ATen on the device in the GPU binary. Kept in this file
 # so branches adding other kernel tests do not collide in CMakeLists.txt.
-target_sources(kernels_unit_tests PRIVATE fused_ops_test.cpp)
+target_sources(kernels_unit_tests PRIVATE fused_ops_test.cpp decode_split_test.cpp)
 
 trimvl_add_gtest(kernels_ops_gpu_tests LABELS gpu
   SOURCES fused_ops_gpu_test.cpp
