@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <string_view>
 #include <vector>
 
 #include <fmt/format.h>
@@ -70,24 +71,33 @@ std::string KernelProfile::stop(const std::filesystem::path& trace, size_t rows)
     ++t.calls;
     t.ns += e.durationNs();
   }
-  const bool on_device = !device.empty();
-  const auto& table = on_device ? device : host;
-  std::vector<std::pair<std::string, Total>> sorted(table.begin(), table.end());
-  std::sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) { return a.second.ns > b.second.ns; });
-  uint64_t all = 0;
-  for (const auto& [name, t] : sorted) all += t.ns;
   // CPU operators nest (an op's time includes its children's), so their shares are of the sum of
-  // inclusive times, a ranking rather than a partition; kernels do not nest.
-  std::string out = fmt::format("{:>8} {:>11} {:>6}  {}\n", "calls", "total ms", "share",
-                                on_device ? "CUDA kernel" : "CPU operator (inclusive)");
-  for (size_t i = 0; i < std::min(rows, sorted.size()); ++i) {
-    const auto& [name, t] = sorted[i];
-    out += fmt::format("{:>8} {:>11.3f} {:>5.1f}%  {}\n", t.calls, static_cast<double>(t.ns) / 1e6,
-                       all > 0 ? 100.0 * static_cast<double>(t.ns) / static_cast<double>(all) : 0.0,
-                       name.size() > 120 ? name.substr(0, 117) + "..." : name);
-  }
-  out += fmt::format("{:>8} {:>11.3f}         all {} names\n", "", static_cast<double>(all) / 1e6, sorted.size());
-  return out;
+  // inclusive times, a ranking rather than a partition; kernels do not nest. With kernels, the
+  // host side follows them: where the host, not the device, paces a window (launches, syncs,
+  // allocations, host-side table building), its operators and CUDA runtime calls show it.
+  const auto summarise = [](const std::map<std::string, Total>& table, const char* title, size_t shown) {
+    std::vector<const std::pair<const std::string, Total>*> sorted;
+    uint64_t all = 0;
+    for (const auto& entry : table) {
+      sorted.push_back(&entry);
+      all += entry.second.ns;
+    }
+    std::sort(sorted.begin(), sorted.end(), [](const auto* a, const auto* b) { return a->second.ns > b->second.ns; });
+    std::string text = fmt::format("{:>8} {:>11} {:>6}  {}\n", "calls", "total ms", "share", title);
+    for (size_t i = 0; i < std::min(shown, sorted.size()); ++i) {
+      const auto& [name, t] = *sorted[i];
+      const std::string_view label = name;
+      const bool cut = label.size() > 120;
+      text += fmt::format("{:>8} {:>11.3f} {:>5.1f}%  {}{}\n", t.calls, static_cast<double>(t.ns) / 1e6,
+                          all > 0 ? 100.0 * static_cast<double>(t.ns) / static_cast<double>(all) : 0.0,
+                          cut ? label.substr(0, 117) : label, cut ? "..." : "");
+    }
+    text += fmt::format("{:>8} {:>11.3f}         all {} names\n", "", static_cast<double>(all) / 1e6, sorted.size());
+    return text;
+  };
+  if (device.empty()) return summarise(host, "CPU operator (inclusive)", rows);
+  return summarise(device, "CUDA kernel", rows) + "\n" +
+         summarise(host, "host: CPU operator or CUDA runtime call (inclusive)", rows);
 }
 
 }  // namespace trimvl::app

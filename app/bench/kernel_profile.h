@@ -20,8 +20,8 @@ class KernelProfile {
   KernelProfile& operator=(const KernelProfile&) = delete;
 
   // Stops, writes the trace to `trace`, and returns the summary: the `rows` names with the most
-  // summed time (device kernels when any ran, else CPU operators), each with its calls, total and
-  // share, then the window's total.
+  // summed time, each with its calls, total and share, then the window's total — device kernels
+  // followed by the host's operators and CUDA runtime calls when any kernel ran, else CPU operators.
   std::string stop(const std::filesystem::path& trace, size_t rows = 25);
 
  private:
