@@ -501,6 +501,7 @@ struct PagedKvCache::Impl {
     view.accumulated = pool.accumulated();
     view.block_table = dev.table;
     view.lengths = dev.meta.narrow(0, 0, streams);
+    view.split_counters = dev.split_counters;
     view.block_size = block_size();
     return view;
   }
