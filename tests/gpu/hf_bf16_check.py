@@ -5,7 +5,9 @@ Builds a random Qwen3-VL snapshot in bf16 and runs two checks on it:
 
   logits  `trimvl score --dump-logits` scores one continuation; Qwen3VLForConditionalGeneration (sdpa)
           runs the same token ids; every continuation position's logits must satisfy
-          max |ours - hf| / max |hf| <= --tolerance (2e-2).
+          max |ours - hf| / max |hf| <= --tolerance (2e-2). Twice: the prompt in one forward (the
+          prefill path), and one token per forward (`--prefill-chunk 1`: the decode path, where a
+          4B head dim runs the paged decode kernel), each against HF's one full forward.
   greedy  `trimvl ask --temperature 0 --max-new-tokens 32 --dump-logits` against HF
           generate(do_sample=False, max_new_tokens=32) on the same prompt: the 32 tokens must be
           identical (the snapshot has no EOS, so both make all 32). On a mismatch the step and both
@@ -89,10 +91,11 @@ def relative_error(ours: torch.Tensor, hf: torch.Tensor) -> float:
     return ((ours - hf).abs().max() / hf.abs().max()).item()
 
 
-def top2_margin(logits: torch.Tensor) -> float:
-    """Top-1 minus top-2 logit: how far a greedy choice is from a tie."""
+def margin_in_steps(logits: torch.Tensor, dtype: torch.dtype) -> str:
+    """The top-2 margin in units of `dtype`'s spacing at the top logit: 0 or 1 is a tie at that precision."""
     top = logits.float().topk(2).values
-    return (top[0] - top[1]).item()
+    spacing = torch.finfo(dtype).eps * 2.0 ** torch.floor(torch.log2(top[0].abs())).item()
+    return f"{(top[0] - top[1]).item():.4g}, {((top[0] - top[1]) / spacing).item():.0f} steps of {dtype}"
 
 
 def first_divergence(ours: list, hf: list):
@@ -109,8 +112,10 @@ def trimvl_run(args, command: str, snap: Path, dump: Path, *extra: str) -> dict:
     return load_file(dump)
 
 
-def check_logits(args, snap: Path, model, prompt_ids: list, tmp: Path) -> bool:
-    ours = trimvl_run(args, "score", snap, tmp / "score.safetensors", "--continuation", CONTINUATION)
+def check_logits(args, snap: Path, model, prompt_ids: list, tmp: Path, one_token_forwards: bool = False) -> bool:
+    path = "decode path (one token per forward)" if one_token_forwards else "prefill path"
+    extra = ("--prefill-chunk", "1") if one_token_forwards else ()
+    ours = trimvl_run(args, "score", snap, tmp / "score.safetensors", "--continuation", CONTINUATION, *extra)
     tokens = ours["tokens"].long().tolist()
     ids = torch.tensor([prompt_ids + tokens], device=args.device)
     with torch.inference_mode():
@@ -121,7 +126,7 @@ def check_logits(args, snap: Path, model, prompt_ids: list, tmp: Path) -> bool:
     rel = relative_error(got, hf)
     same_top = (got.argmax(-1) == hf.argmax(-1)).float().mean().item()
     print(f"prompt {len(prompt_ids)} tokens, continuation {len(tokens)} tokens, vocab {got.shape[1]}")
-    print(f"{args.dtype} logits: max|ours-hf|/max|hf| = {rel:.3e} (tolerance {args.tolerance}); "
+    print(f"{path}: {args.dtype} logits: max|ours-hf|/max|hf| = {rel:.3e} (tolerance {args.tolerance}); "
           f"argmax agreement {same_top:.3f}")
     if args.dtype != "fp32":
         # How far each bf16 run is from the same weights computed in fp32: a difference between two
@@ -154,8 +159,9 @@ def check_greedy(args, snap: Path, model, prompt_ids: list, tmp: Path) -> bool:
         return False
     detail = ""
     if at < min(len(ours_tokens), len(hf_tokens)):
-        detail = (f": ours {ours_tokens[at]} (margin {top2_margin(ours['logits'][at]):.4g}), "
-                  f"HF {hf_tokens[at]} (margin {top2_margin(out.logits[at][0]):.4g})")
+        dtype = DTYPES[args.dtype]
+        detail = (f": ours {ours_tokens[at]} (margin {margin_in_steps(ours['logits'][at], dtype)}), "
+                  f"HF {hf_tokens[at]} (margin {margin_in_steps(out.logits[at][0], dtype)})")
     print(f"greedy: first difference at token {at}{detail}")
     print(f"  ours {ours_tokens}\n  hf   {hf_tokens}")
     return False
@@ -197,6 +203,7 @@ def main() -> None:
               f"{model.config.text_config.num_hidden_layers} layers, "
               f"{sum(p.numel() for p in model.parameters()) / 1e9:.2f} B parameters")
         ok = check_logits(args, snap, model, prompt_ids, tmp)
+        ok = check_logits(args, snap, model, prompt_ids, tmp, one_token_forwards=True) and ok
         if args.shape == "tiny":
             ok = check_greedy(args, snap, model, prompt_ids, tmp) and ok
     sys.exit(0 if ok else 1)
