@@ -3,7 +3,8 @@
 # 10 minutes: the core build and GPU tests, the decode kernel's read rate alone, the bench at 1K /
 # 8K / 32K with the HF baseline and profiled windows, and the bf16 check against HF. Every step
 # runs even when one before it failed; each step's output lands in $OUT (or ./measure-out) as a
-# file, and the exit code says whether all passed.
+# file, and the exit code says whether all passed. The device tool brings back at most 8 files, so
+# with OUT set everything is also packed into $OUT/measure.tgz.
 #
 #   usage (GPU machine, repo root; carry .deps and .whl):  tests/gpu/measure.sh [PHASE...]
 #   phases: build (+ GPU tests), kernel, bench, long, hf; default all of them. All of them take
@@ -26,7 +27,14 @@ step() {  # step NAME COMMAND...: runs COMMAND with its output to $out/NAME.log,
 if [[ -d .whl ]]; then
   python3 -m pip install -q --no-index --no-deps --target /tmp/site .whl/*.whl && export PYTHONPATH=/tmp/site
 fi
-git log -1 --format='commit %H %s' > "$out/commit.txt" 2>/dev/null || true
+# The device's copy of the tree keeps the .git of the last landed commit, so HEAD can be stale there.
+# The tree hash of the files themselves is what a run measured: `git log --format='%h %T'` here
+# finds the commit whose tree it is.
+{
+  git log -1 --format='HEAD %H %s'
+  echo "tree $(GIT_INDEX_FILE=/tmp/measure-index.$$ sh -c 'git read-tree HEAD && git add -A . && git write-tree')"
+} > "$out/commit.txt" 2>/dev/null || true
+rm -f /tmp/measure-index.$$
 nvidia-smi > "$out/nvidia-smi.txt" 2>&1 || true
 
 phases=("$@")
@@ -46,4 +54,5 @@ want long && step bench_128k build-gpu/app/trimvl bench --device cuda --contexts
   --kv-policy dbtrimkv --kv-budget 512 --kv-buffer 128 --policy-only --json "$out/bench_128k.json"
 want hf && step hf_bf16_tiny python3 tests/gpu/hf_bf16_check.py --trimvl build-gpu/app/trimvl \
   --tokenizer .deps/shared/assets/qwen3-tokenizer
+[[ -n "${OUT:-}" ]] && tar czf "$OUT/measure.tgz" -C "$out" --exclude=measure.tgz .
 exit "$rc"
