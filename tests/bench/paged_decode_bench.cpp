@@ -10,27 +10,16 @@
 #include <vector>
 
 #include <ATen/ATen.h>
-#include <ATen/cuda/CUDAEvent.h>
-#include <c10/cuda/CUDAStream.h>
 
 #include "kernels/ops/paged_attention.h"
+#include "tests/bench/device_timing.h"
 
 namespace {
 
 namespace ops = trimvl::ops;
 
-constexpr int64_t kLayers = 36, kHeads = 8, kGroup = 4, kDim = 128, kBlock = 16, kIters = 20;
-
-template <typename F>
-double seconds_per_call(F&& f) {
-  f();  // warm-up: allocator, occupancy query
-  at::cuda::CUDAEvent start(cudaEventDefault), stop(cudaEventDefault);  // the default flags disable timing
-  start.record();
-  for (int i = 0; i < kIters; ++i) f();
-  stop.record();
-  stop.synchronize();
-  return start.elapsed_time(stop) / 1e3 / kIters;
-}
+constexpr int64_t kLayers = 36, kHeads = 8, kGroup = 4, kDim = 128, kBlock = 16;
+using trimvl::bench::seconds_per_call;
 
 void run(int64_t length) {
   const auto cuda = at::TensorOptions().device(at::kCUDA);
@@ -69,10 +58,7 @@ int main(int argc, char** argv) {
   std::vector<int64_t> lengths;
   for (int i = 1; i < argc; ++i) lengths.push_back(std::atoll(argv[i]));
   if (lengths.empty()) lengths = {1024, 8192, 32768};
-  const at::Tensor src = at::empty({int64_t{1} << 30}, at::TensorOptions().device(at::kCUDA).dtype(at::kByte));
-  at::Tensor dst = at::empty_like(src);
-  const double copy = seconds_per_call([&] { dst.copy_(src); });
-  std::printf("copy bandwidth %.2f TB/s (read + write of 1 GiB)\n", 2.0 * src.numel() / copy / 1e12);
+  std::printf("copy bandwidth %.2f TB/s (read + write of 1 GiB)\n", trimvl::bench::copy_bandwidth() / 1e12);
   for (const int64_t length : lengths) run(length);
   return 0;
 }

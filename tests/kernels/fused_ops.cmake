@@ -6,3 +6,11 @@ target_sources(kernels_unit_tests PRIVATE fused_ops_test.cpp decode_split_test.c
 trimvl_add_gtest(kernels_ops_gpu_tests LABELS gpu
   SOURCES fused_ops_gpu_test.cpp
   LINKS trimvl_kernels)
+
+# A decode step's matrix products at 4B shape through cuBLAS and through ops::gemv (docs/perf.md);
+# built with the CUDA kernels.
+if(TRIMVL_CUDA_ENABLED)
+  add_executable(gemv_bench "${PROJECT_SOURCE_DIR}/tests/bench/gemv_bench.cpp")
+  target_link_libraries(gemv_bench PRIVATE trimvl_kernels trimvl_warnings)
+  trimvl_use_torch_pch(gemv_bench)
+endif()

@@ -1,4 +1,4 @@
-// The fused CUDA kernels (kernels/ops/rms_norm.h, rotary.h, swiglu.h, gate_head.h, vision_rope.h) against the ATen ops they
+// The fused CUDA kernels (kernels/ops/rms_norm.h, rotary.h, swiglu.h, gate_head.h, vision_rope.h, gemv.h) against the ATen ops they
 // replace — the code of language/qwen3vl's RmsNorm, Rotary::apply and TextMlp, repeated below —
 // run on the same device in the same dtype. Skips where no CUDA device exists (CI).
 //
@@ -32,6 +32,7 @@
 #include "kernels/ops/cuda_support.h"
 #include "kernels/ops/device_graph.h"
 #include "kernels/ops/gate_head.h"
+#include "kernels/ops/gemv.h"
 #include "kernels/ops/rms_norm.h"
 #include "kernels/ops/rotary.h"
 #include "kernels/ops/swiglu.h"
@@ -389,6 +390,63 @@ TEST_F(FusedOpsGpu, GateHeadDeclinesWhatItCannotTake) {
   EXPECT_THROW(gate_head(h, w.to(at::kHalf), b), Error);
 }
 
+// The one-token projection against x·Wᵀ (+ bias) (+ residual) in float64. The kernel sums in fp32 in
+// its own order (each lane a strided share of the row, then a warp tree) and rounds once: at most
+// one rounding of the dtype, u·|expected|, plus the fp32 sum's error, bounded here by 2e-5·Σ|terms|
+// (K ≤ 9728 terms, about 300 per lane, each add off by at most 2^-24 of the partial sum), plus
+// subnormal steps. fp32: the same sum bound plus 1e-5 relative. A missing or misplaced term, of
+// the order of one |term| ≈ 1, is far outside either.
+TEST_F(FusedOpsGpu, GemvMatchesFloat64) {
+  TRIMVL_REQUIRE_CUDA();
+  // (N, K): the 4B's q/k/v stack and down projection, odd sizes that leave the unrolled loop a
+  // tail (K = 24, 4104) or no unrolled pass at all, and the smallest rows per dtype.
+  const std::vector<std::pair<int64_t, int64_t>> shapes = {{6144, 2560}, {2560, 9728}, {37, 24}, {513, 4104}, {3, 8}};
+  for (const auto dtype : kDtypes) {
+    for (const auto& [n, k] : shapes) {
+      for (const bool fused : {false, true}) {
+        for (const bool batch_dim : {true, false}) {
+          const at::Tensor x = batch_dim ? draw({1, k}, dtype) : draw({k}, dtype);
+          const at::Tensor weight = draw({n, k}, dtype);
+          const at::Tensor bias = fused ? draw({n}, dtype) : at::Tensor();
+          const at::Tensor residual = fused ? draw({n}, dtype) : at::Tensor();
+          const at::Tensor xd = x.to(at::kDouble).view({1, k}), wd = weight.to(at::kDouble);
+          at::Tensor want = at::matmul(xd, wd.t());
+          const at::Tensor terms = at::matmul(xd.abs(), wd.abs().t());
+          if (fused) want = want + bias.to(at::kDouble) + residual.to(at::kDouble);
+          want = want.view(batch_dim ? std::vector<int64_t>{1, n} : std::vector<int64_t>{n});
+          const at::Tensor sum_error = (terms * 2e-5).view(want.sizes());
+          const at::Tensor bound = rounding_bound(want, dtype, 1) + sum_error;
+          const at::Tensor like = want.to(dtype);  // held, so the op's output takes the poisoned block
+          poison_next({like});
+          const at::Tensor got = gemv(x, weight, bias, residual);
+          EXPECT_TRUE(within(got.to(at::kDouble), want, bound,
+                             fmt::format("gemv {} N {} K {}{}{}", c10::toString(dtype), n, k, fused ? " +bias +residual" : "",
+                                         batch_dim ? " [1, K]" : " [K]")));
+          EXPECT_EQ(got.scalar_type(), dtype);
+        }
+      }
+    }
+  }
+}
+
+TEST_F(FusedOpsGpu, GemvDeclinesWhatItCannotTake) {
+  TRIMVL_REQUIRE_CUDA();
+  const auto cuda = [](at::ScalarType t) { return at::TensorOptions().dtype(t).device(kCuda); };
+  const at::Tensor x = at::ones({1, 64}, cuda(at::kBFloat16)), w = at::ones({8, 64}, cuda(at::kBFloat16));
+  const at::Tensor b = at::ones({8}, cuda(at::kBFloat16));
+  EXPECT_TRUE(gemv_supported(x, w, b, b));
+  EXPECT_TRUE(gemv_supported(x.view({64}), w));
+  EXPECT_FALSE(gemv_supported(at::ones({2, 64}, cuda(at::kBFloat16)), w));              // two tokens
+  EXPECT_FALSE(gemv_supported(at::ones({1, 12}, cuda(at::kBFloat16)), at::ones({8, 12}, cuda(at::kBFloat16))));  // K
+  EXPECT_FALSE(gemv_supported(x, at::ones({64, 8}, cuda(at::kBFloat16)).t()));          // not contiguous
+  EXPECT_FALSE(gemv_supported(at::ones({72}, cuda(at::kBFloat16)).narrow(0, 1, 64), w));  // misaligned x
+  EXPECT_FALSE(gemv_supported(x, w, at::ones({7}, cuda(at::kBFloat16))));
+  EXPECT_FALSE(gemv_supported(x, w, {}, at::ones({8}, cuda(at::kHalf))));
+  EXPECT_FALSE(gemv_supported(x.to(at::kHalf), w));
+  EXPECT_FALSE(gemv_supported(x.cpu(), w.cpu()));
+  EXPECT_THROW(gemv(x.to(at::kHalf), w), Error);
+}
+
 // vision/qwen3vl/vision_rotary.cpp's VisionRotary::apply, op for op.
 at::Tensor reference_vision_rope(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
   const at::Tensor xf = x.to(at::kFloat);
@@ -453,7 +511,9 @@ TEST_F(FusedOpsGpu, OpsReplayInACudaGraph) {
   const at::Tensor k = qkv.narrow(1, heads * d, kv_heads * d).view({tokens, kv_heads, d});
   const at::Tensor gate = gate_up.narrow(1, 0, inter), up = gate_up.narrow(1, inter, inter);
 
-  at::Tensor normed, added, added_normed, q_out, k_out, act;
+  const at::Tensor proj_weight = draw({48, hidden}, dtype, Rows::Exact);
+
+  at::Tensor normed, added, added_normed, q_out, k_out, act, projected;
   DeviceGraph graph(kCuda);
   graph.capture([&] {
     normed = rms_norm(x, weight, kEps);
@@ -464,6 +524,7 @@ TEST_F(FusedOpsGpu, OpsReplayInACudaGraph) {
     q_out = rotated.q;
     k_out = rotated.k;
     act = silu_mul(gate, up);
+    projected = gemv(x, proj_weight);
   });
   for (int step = 0; step < 3; ++step) {
     for (const at::Tensor& input : {x, residual, qkv}) input.copy_(draw(input.sizes(), dtype, Rows::Exact));
@@ -478,6 +539,10 @@ TEST_F(FusedOpsGpu, OpsReplayInACudaGraph) {
     EXPECT_TRUE(within(k_out, reference_rope(reference_rms_norm(k, k_weight, kEps), cos, sin).out, zero_bound(),
                        what + " k"));
     EXPECT_TRUE(within(act, at::silu(gate) * up, zero_bound(), what + " silu_mul"));
+    // Exact rows: every product and partial sum is exact in fp32, so the one rounding is the
+    // reference's.
+    EXPECT_TRUE(within(projected, at::matmul(x.to(at::kDouble), proj_weight.to(at::kDouble).t()).to(dtype),
+                       zero_bound(), what + " gemv"));
   }
 }
 

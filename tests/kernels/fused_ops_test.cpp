@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "kernels/ops/cuda_support.h"
+#include "kernels/ops/gemv.h"
 #include "kernels/ops/rms_norm.h"
 #include "kernels/ops/rotary.h"
 #include "kernels/ops/swiglu.h"
@@ -23,6 +24,7 @@ TEST(FusedOps, CpuTensorsAreDeclined) {
     const at::Tensor q = at::randn({3, 4, 64}, cpu), k = at::randn({3, 2, 64}, cpu), table = at::randn({3, 1, 64}, cpu);
     EXPECT_FALSE(qk_norm_rope_supported(q, k, w, w, table, table));
     EXPECT_FALSE(silu_mul_supported(x, x));
+    EXPECT_FALSE(gemv_supported(x.narrow(0, 0, 1), at::randn({5, 64}, cpu)));
   }
 }
 
@@ -43,6 +45,7 @@ TEST(FusedOps, CallingAnOpThatDeclinedIsAnError) {
   expect_error([&] { add_rms_norm(x, x, w, 1e-6); }, "add_rms_norm");
   expect_error([&] { qk_norm_rope(q, k, w, w, 1e-6, table, table); }, "qk_norm_rope");
   expect_error([&] { silu_mul(x, x); }, "silu_mul");
+  expect_error([&] { gemv(x.narrow(0, 0, 1), x); }, "gemv");
 }
 
 TEST(FusedOps, SupportHelpers) {

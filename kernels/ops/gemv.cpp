@@ -1,0 +1,63 @@
+#include "kernels/ops/gemv.h"
+
+#include <vector>
+
+#include <ATen/ATen.h>
+#include <c10/core/DeviceGuard.h>
+
+#include "kernels/ops/cuda_support.h"
+#include "kernels/runtime/error.h"
+
+#ifdef TRIMVL_HAS_CUDA
+#include "kernels/cuda/gemv.h"
+#endif
+
+namespace trimvl::ops {
+
+bool gemv_supported(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, const at::Tensor& residual) {
+#ifdef TRIMVL_HAS_CUDA
+  if (!on_cuda_kernels(weight) || weight.dim() != 2 || !weight.is_contiguous() || weight.size(1) == 0) return false;
+  const auto type = cuda_dtype(weight.scalar_type());
+  if (!type) return false;
+  const auto same = [&](const at::Tensor& t) {
+    return t.device() == weight.device() && t.scalar_type() == weight.scalar_type() && t.is_contiguous();
+  };
+  const int64_t n = weight.size(0), k = weight.size(1);
+  const bool x_ok = x.defined() && same(x) && (x.dim() == 1 || (x.dim() == 2 && x.size(0) == 1)) &&
+                    x.size(-1) == k && aligned_16(x);
+  const auto vector_of_n = [&](const at::Tensor& t) {
+    return !t.defined() || (same(t) && t.numel() == n && (t.dim() == 1 || (t.dim() == 2 && t.size(0) == 1)));
+  };
+  return x_ok && k % cuda::vector_width(*type) == 0 && aligned_16(weight) && vector_of_n(bias) &&
+         vector_of_n(residual);
+#else
+  (void)x, (void)weight, (void)bias, (void)residual;
+  return false;
+#endif
+}
+
+at::Tensor gemv(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, const at::Tensor& residual) {
+  TRIMVL_CHECK(gemv_supported(x, weight, bias, residual), "gemv: no CUDA kernel for x {}, weight {}, bias {}, residual {}",
+               describe(x), describe(weight), describe(bias), describe(residual));
+#ifdef TRIMVL_HAS_CUDA
+  const c10::DeviceGuard guard(weight.device());
+  const std::vector<int64_t> shape = x.dim() == 1 ? std::vector<int64_t>{weight.size(0)}
+                                                  : std::vector<int64_t>{1, weight.size(0)};
+  at::Tensor out = at::empty(shape, weight.options());
+  cuda::GemvArgs a;
+  a.dtype = *cuda_dtype(weight.scalar_type());
+  a.rows = weight.size(0);
+  a.cols = weight.size(1);
+  a.weight = weight.data_ptr();
+  a.x = x.data_ptr();
+  a.bias = bias.defined() ? bias.data_ptr() : nullptr;
+  a.residual = residual.defined() ? residual.data_ptr() : nullptr;
+  a.out = out.data_ptr();
+  check_cuda(cuda::gemv(a, static_cast<cudaStream_t>(current_stream(weight.device()))), "gemv");
+  return out;
+#else
+  return {};
+#endif
+}
+
+}  // namespace trimvl::ops
