@@ -33,8 +33,10 @@ struct Projection {
 
 using Linear = std::function<at::Tensor(const at::Tensor&, const at::Tensor&)>;
 
-// Seconds per replay of a graph that runs `body` once.
+// Seconds per replay of a graph that runs `body` once. One eager run first: cuBLAS creates its
+// handle and workspace on first use, which a graph capture refuses.
 double graph_seconds(const std::function<void()>& body) {
+  body();
   ops::DeviceGraph graph(c10::Device(c10::kCUDA, 0));
   graph.capture(body);
   return trimvl::bench::seconds_per_call([&] { graph.replay(); }, 10);
