@@ -157,24 +157,27 @@ at::Tensor TextModel::forward(const at::Tensor& inputs_embeds, const at::Tensor&
     visual_rows = deepstack->visual_mask.to(device()).nonzero().squeeze(1);
 
   cache::ForwardScope scope(cache, tokens);
-  at::Tensor hidden = inputs_embeds;
+  HiddenState hidden{inputs_embeds, {}};
   for (size_t i = 0; i < layers_.size(); ++i) {
     hidden = layers_[i](hidden, rope, cache);
-    // The layer's output is a fresh tensor, so adding in place touches no caller's data. One add
-    // per element, in the activation dtype, as HF's gather-add-scatter does.
-    if (visual_rows.defined() && i < deepstack->features.size())
-      hidden.index_add_(0, visual_rows, deepstack->features[i].to(device(), dtype()));
+    if (visual_rows.defined() && i < deepstack->features.size()) {
+      // The materialised state is a fresh tensor, so adding in place touches no caller's data. One
+      // add per element, in the activation dtype, as HF's gather-add-scatter does.
+      at::Tensor state = hidden.materialise();
+      state.index_add_(0, visual_rows, deepstack->features[i].to(device(), dtype()));
+      hidden = {state, {}};
+    }
   }
   scope.commit();
-  return norm_(hidden);
+  return hidden.add_and_norm(norm_).normed;
 }
 
 at::Tensor TextModel::decode_layers(const at::Tensor& inputs_embeds, const at::Tensor& position_ids,
                                     cache::KvCache& cache) const {
   const RotaryTables rope = rotary_.tables(position_ids, dtype());
-  at::Tensor hidden = inputs_embeds;
+  HiddenState hidden{inputs_embeds, {}};
   for (const TextDecoderLayer& layer : layers_) hidden = layer(hidden, rope, cache);
-  return norm_(hidden);
+  return hidden.add_and_norm(norm_).normed;
 }
 
 }  // namespace trimvl::qwen3vl
