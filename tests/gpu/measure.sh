@@ -54,5 +54,7 @@ want long && step bench_128k build-gpu/app/trimvl bench --device cuda --contexts
   --kv-policy dbtrimkv --kv-budget 512 --kv-buffer 128 --policy-only --json "$out/bench_128k.json"
 want hf && step hf_bf16_tiny python3 tests/gpu/hf_bf16_check.py --trimvl build-gpu/app/trimvl \
   --tokenizer .deps/shared/assets/qwen3-tokenizer
-[[ -n "${OUT:-}" ]] && tar czf "$OUT/measure.tgz" -C "$out" --exclude=measure.tgz .
+if [[ -n "${OUT:-}" ]]; then  # packed beside, then moved in: tar must not watch its own output grow
+  tar czf "/tmp/measure.$$.tgz" -C "$out" --exclude=measure.tgz . && mv "/tmp/measure.$$.tgz" "$OUT/measure.tgz"
+fi
 exit "$rc"
