@@ -182,8 +182,14 @@ def generate(model, ids, new_tokens: int):
     return out
 
 
-def fastest(device, repeats: int, fn) -> float:
-    return min(timed(device, fn) for _ in range(repeats))
+def fastest_pair(device, repeats: int, first, second) -> tuple:
+    """The fastest of `repeats` runs of each, alternating, so that a stretch of load on a shared machine
+    slows runs of both rather than every run of one (a difference of the two is what is reported)."""
+    best_first = best_second = float("inf")
+    for _ in range(repeats):
+        best_first = min(best_first, timed(device, first))
+        best_second = min(best_second, timed(device, second))
+    return best_first, best_second
 
 
 def measure_decode(model, config, device, context: int, decode_tokens: int, warmup: int, repeats: int,
@@ -194,8 +200,8 @@ def measure_decode(model, config, device, context: int, decode_tokens: int, warm
     steps = decode_tokens
     if warmup > 0:  # this context's shapes once through prefill and a decode step, untimed
         generate(model, ids, 2)
-    first_s = fastest(device, repeats, lambda: generate(model, ids, 1))
-    total_s = fastest(device, repeats, lambda: generate(model, ids, steps + 1))
+    first_s, total_s = fastest_pair(device, repeats, lambda: generate(model, ids, 1),
+                                    lambda: generate(model, ids, steps + 1))
     decode_s = total_s - first_s
     if decode_s <= 0:
         raise RuntimeError(f"context {context}: generate() with {steps + 1} tokens took {total_s:.4f} s, not more "
