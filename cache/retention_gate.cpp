@@ -5,6 +5,7 @@
 #include <fmt/ranges.h>
 
 #include "kernels/ops/gate_head.h"
+#include "kernels/ops/gemv.h"
 #include "kernels/runtime/error.h"
 
 namespace trimvl::cache {
@@ -44,7 +45,8 @@ RetentionGate::RetentionGate(const GateLayer& layer, c10::ScalarType dtype, c10:
   weights_.out_bias = place(layer.out_bias, dtype, device);
 }
 
-// The reference's ops, one for one: nn.Linear is at::linear (addmm with its bias on the flattened
+// The reference's ops, one for one: nn.Linear is at::linear (a decode step's one token on CUDA:
+// ops::gemv, which also adds the bias before its one rounding; addmm with its bias on the flattened
 // tokens, as for the reference's contiguous [1, T, H] input), ACT2FN["silu"] is at::silu, the
 // separate bias a broadcast add after the bias-free out projection, F.logsigmoid is
 // at::log_sigmoid. Each rounds to the model dtype where the reference's does, so bf16 matches.
@@ -57,8 +59,8 @@ at::Tensor RetentionGate::operator()(const at::Tensor& x) const {
                    x.device().str(), c10::toString(first.scalar_type()), first.device().str());
   at::Tensor h = x;
   for (size_t i = 0; i + 1 < weights_.hidden.size(); ++i)
-    h = at::silu(at::linear(h, weights_.hidden[i].weight, weights_.hidden[i].bias));
-  h = at::linear(h, weights_.hidden.back().weight, weights_.hidden.back().bias);
+    h = at::silu(ops::linear(h, weights_.hidden[i].weight, weights_.hidden[i].bias));
+  h = ops::linear(h, weights_.hidden.back().weight, weights_.hidden.back().bias);
   // On CUDA the last activation, the out projection, its bias and the log-sigmoid are one launch
   // (a decode step would otherwise spend more on four launches per layer than on their arithmetic).
   if (ops::gate_head_supported(h, weights_.out_weight, weights_.out_bias))

@@ -6,10 +6,10 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <chrono>
 #include <ctime>
-#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <utility>
@@ -22,6 +22,7 @@
 #include "cache/policy.h"
 #include "kernels/io/random_weights.h"
 #include "kernels/ops/device_graph.h"
+#include "kernels/ops/gemv.h"
 #include "kernels/runtime/atomic_file.h"
 #include "kernels/runtime/config_json.h"
 #include "kernels/runtime/dtype.h"
@@ -78,27 +79,32 @@ double copy_bandwidth(c10::Device device) {
 }
 
 // Seconds of a decode step's matrix products alone — every layer's stacked q/k/v, o, stacked
-// gate/up and down projections and lm_head on one token, as the model issues them (at::linear,
-// cuBLAS) — replayed as one CUDA graph, median of 20. Split from the whole step, it says how much of
-// the gap to the HBM floor is the products' own efficiency and how much everything else. Weights
-// are fresh random tensors of the model's shapes (the model's own are private to it), so this
-// needs their size again in free device memory. CUDA only.
+// gate/up (with SwiGLU) and down projections and lm_head on one token, as the model issues them
+// (ops::linear and ops::gemv_silu_mul) — replayed as one CUDA graph, median of 20. Split from the
+// whole step, it says how much of the gap to the HBM floor is the products' own efficiency and how
+// much everything else. Weights are fresh random tensors of the model's shapes (the model's own are
+// private to it), so this needs their size again in free device memory. CUDA only.
 std::optional<double> matmul_step_seconds(const qwen3vl::TextConfig& t, c10::ScalarType dtype, c10::Device device) {
   if (!device.is_cuda()) return std::nullopt;
   const auto options = at::TensorOptions().dtype(dtype).device(device);
   const int64_t h = t.hidden_size, d = t.head_dim, qkv = (t.num_attention_heads + 2 * t.num_key_value_heads) * d;
-  std::vector<std::pair<at::Tensor, int64_t>> weights;  // weight [out, in], which input width it reads
-  for (int64_t l = 0; l < t.num_hidden_layers; ++l) {
-    weights.emplace_back(at::randn({qkv, h}, options), h);
-    weights.emplace_back(at::randn({h, t.num_attention_heads * d}, options), t.num_attention_heads * d);
-    weights.emplace_back(at::randn({2 * t.intermediate_size, h}, options), h);
-    weights.emplace_back(at::randn({h, t.intermediate_size}, options), t.intermediate_size);
-  }
-  weights.emplace_back(at::randn({t.vocab_size, h}, options), h);
-  std::map<int64_t, at::Tensor> inputs;
-  for (const auto& [w, in] : weights) inputs.emplace(in, at::randn({1, in}, options));
+  const auto weight = [&](int64_t rows, int64_t cols) { return at::randn({rows, cols}, options); };
+  std::vector<std::array<at::Tensor, 4>> layers;  // q/k/v, o, gate/up, down
+  for (int64_t l = 0; l < t.num_hidden_layers; ++l)
+    layers.push_back({weight(qkv, h), weight(h, t.num_attention_heads * d), weight(2 * t.intermediate_size, h),
+                      weight(h, t.intermediate_size)});
+  const at::Tensor lm_head = weight(t.vocab_size, h);
+  const at::Tensor x = at::randn({1, h}, options), attended = at::randn({1, t.num_attention_heads * d}, options),
+                   activated = at::randn({1, t.intermediate_size}, options);
   const auto products = [&] {
-    for (const auto& [w, in] : weights) at::linear(inputs.at(in), w);
+    for (const auto& [qkv_w, o_w, gate_up_w, down_w] : layers) {
+      ops::linear(x, qkv_w);
+      ops::linear(attended, o_w);
+      if (ops::gemv_silu_mul_supported(x, gate_up_w)) ops::gemv_silu_mul(x, gate_up_w);
+      else at::linear(x, gate_up_w);
+      ops::linear(activated, down_w);
+    }
+    ops::linear(x, lm_head);
   };
   products();  // cuBLAS handles and workspaces before capture
   ops::DeviceGraph graph(device);

@@ -3,9 +3,11 @@
 // token, one warp per kv head, each warp recomputing the (tiny) activation it needs.
 //
 // silu and log-sigmoid are written as ATen's CUDA kernels write them (fp32 opmath from the stored
-// value). Must not be compiled with --use_fast_math.
+// value). Must not be compiled with --use_fast_math. Launched as a dependent of the kernel before
+// it (dependent_launch.cuh).
 #include <cmath>
 
+#include "kernels/cuda/dependent_launch.cuh"
 #include "kernels/cuda/gate_head.h"
 #include "kernels/cuda/opmath.cuh"
 #include "kernels/cuda/vector_io.cuh"
@@ -20,6 +22,8 @@ __global__ void gate_head_kernel(GateHeadArgs a) {
   const int head = threadIdx.x / 32, lane = threadIdx.x % 32;
   const T* h = static_cast<const T*>(a.hidden) + row * a.width;
   const T* w = static_cast<const T*>(a.weight) + static_cast<int64_t>(head) * a.width;
+  wait_for_producers();
+  release_dependents();
   float dot = 0.f;
   for (int col = lane * kVec; col < a.width; col += 32 * kVec) {
     float x[kVec], wt[kVec];
@@ -43,8 +47,7 @@ cudaError_t gate_head(const GateHeadArgs& a, cudaStream_t stream) {
     return cudaErrorInvalidValue;
   if (a.rows == 0) return cudaSuccess;
   return with_element_type(a.dtype, [&](auto t) {
-    gate_head_kernel<decltype(t)><<<static_cast<unsigned>(a.rows), 32 * a.heads, 0, stream>>>(a);
-    return cudaGetLastError();
+    return launch_dependent(gate_head_kernel<decltype(t)>, static_cast<unsigned>(a.rows), 32 * a.heads, 0, stream, a);
   });
 }
 

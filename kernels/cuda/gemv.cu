@@ -1,7 +1,12 @@
-// One-token matrix-vector product; see gemv.h. One warp per weight row: lane l takes the row's
-// 16-byte pieces l, l + 32, ..., kUnroll of them in flight before any is used, and the matching
-// pieces of x through the read-only cache (x is at most a few tens of KB, read by every warp).
+// One-token matrix-vector product; see gemv.h. One warp per output: lane l takes the weight row's
+// 16-byte pieces l, l + 32, ..., in rounds of kUnroll per row, the next round's loads issued before
+// the current round is used, and the matching pieces of x through the read-only cache (x is at most
+// a few tens of KB, read by every warp). A SwiGLU output streams its gate row and its up row in the
+// same rounds, so a lane keeps as many loads in flight either way. Launched as dependents: a warp's
+// first round of weight loads is in flight before the previous kernel (which wrote x) has ended.
+#include "kernels/cuda/dependent_launch.cuh"
 #include "kernels/cuda/gemv.h"
+#include "kernels/cuda/opmath.cuh"
 #include "kernels/cuda/vector_io.cuh"
 
 namespace trimvl::cuda {
@@ -9,11 +14,14 @@ namespace {
 
 constexpr int kWarps = 8;
 constexpr int kThreads = kWarps * 32;
-constexpr int kUnroll = 8;
+constexpr int kLoadsInFlight = 8;  // 16-byte weight loads per lane per round
+// CTAs per SM the register budget is set for: 4 keeps a 2560-row projection (320 CTAs) in one wave
+// (64 registers, bf16 and fp16 without spills); the two-row kernel spills below 2 (it takes 78 today).
+constexpr int kPlainCtasPerSm = 4, kPairCtasPerSm = 2;
 
 // A weight piece, read once per step: not kept in L1 (left to x). Volatile, so that the compiler
-// issues a row's kUnroll loads together instead of sinking each next to its first use (it did,
-// leaving one or two in flight per warp).
+// issues a round's loads together instead of sinking each next to its first use (it did, leaving
+// one or two in flight per warp).
 __device__ __forceinline__ uint4 load_weight(const uint4* p) {
   uint4 v;
   asm volatile("ld.global.nc.L1::no_allocate.v4.u32 {%0, %1, %2, %3}, [%4];"
@@ -33,57 +41,111 @@ __device__ __forceinline__ float dot16(const uint4& w, const uint4& x, float acc
   return acc;
 }
 
-template <typename T>
-__global__ void __launch_bounds__(kThreads) gemv_kernel(GemvArgs a) {
+// Rows rows[0..kRows) against x: each lane's share in increasing piece order, then a warp tree,
+// so a row's sum is the same whatever kRows is. The last round is predicated rather than run as a
+// one-piece-at-a-time tail: K = 2560 leaves 64 of 320 pieces past the last whole round, K = 9728
+// 192 of 1216, and a tail loop waited for each of those loads in turn.
+template <typename T, int kRows>
+__device__ __forceinline__ void dot_rows(const uint4* const (&rows)[kRows], const uint4* x, int64_t pieces,
+                                         float (&acc)[kRows]) {
+  constexpr int kUnroll = kLoadsInFlight / kRows;
+  constexpr int kRound = 32 * kUnroll;
   const int lane = threadIdx.x % 32;
-  const int64_t row = static_cast<int64_t>(blockIdx.x) * kWarps + threadIdx.x / 32;
-  if (row >= a.rows) return;
-  const int64_t pieces = a.cols / Vec<T>::kSize;
-  const uint4* w = reinterpret_cast<const uint4*>(static_cast<const T*>(a.weight) + row * a.cols);
-  const uint4* x = reinterpret_cast<const uint4*>(a.x);
-  // kUnroll weight pieces in flight per lane: the next round's loads sit in their own (guarded)
-  // block, which keeps the scheduler from interleaving them one by one with the arithmetic, as it
-  // does with a plain unrolled loop (one or two in flight, SASS of 2026-12-06). x comes from L1.
-  const int64_t full = pieces / (32 * kUnroll) * (32 * kUnroll);  // pieces the unrolled rounds cover
-  float acc = 0.f;
-  uint4 wr[kUnroll];
-  int64_t p = lane;
-  if (p < full) {
+  const int64_t rounds = (pieces + kRound - 1) / kRound;
+  uint4 wr[kRows][kUnroll];
+  auto issue = [&](int64_t round, uint4 (&dst)[kRows][kUnroll]) {
 #pragma unroll
-    for (int u = 0; u < kUnroll; ++u) wr[u] = load_weight(w + p + 32 * u);
-  }
-  for (; p < full; p += 32 * kUnroll) {
-    uint4 next[kUnroll];
-    if (p + 32 * kUnroll < full) {
+    for (int u = 0; u < kUnroll; ++u) {
+      const int64_t p = round * kRound + 32 * u + lane;
 #pragma unroll
-      for (int u = 0; u < kUnroll; ++u) next[u] = load_weight(w + p + 32 * kUnroll + 32 * u);
+      for (int r = 0; r < kRows; ++r) dst[r][u] = p < pieces ? load_weight(rows[r] + p) : uint4{0, 0, 0, 0};
+    }
+  };
+#pragma unroll
+  for (int r = 0; r < kRows; ++r) acc[r] = 0.f;
+  issue(0, wr);  // weights: no earlier kernel writes them
+  wait_for_producers();
+  release_dependents();
+  for (int64_t round = 0; round < rounds; ++round) {
+    uint4 next[kRows][kUnroll];
+    if (round + 1 < rounds) issue(round + 1, next);
+    // x's pieces of the round together too (from L1 mostly), each zero past the end as its
+    // weight piece is: fmaf(0, 0, acc) is acc.
+    uint4 xr[kUnroll];
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      const int64_t p = round * kRound + 32 * u + lane;
+      xr[u] = p < pieces ? __ldg(x + p) : uint4{0, 0, 0, 0};
     }
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u) {
-      acc = dot16<T>(wr[u], __ldg(x + p + 32 * u), acc);
-      wr[u] = next[u];
+#pragma unroll
+      for (int r = 0; r < kRows; ++r) {
+        acc[r] = dot16<T>(wr[r][u], xr[u], acc[r]);
+        wr[r][u] = next[r][u];
+      }
     }
   }
-  for (p = full + lane; p < pieces; p += 32) acc = dot16<T>(load_weight(w + p), __ldg(x + p), acc);
 #pragma unroll
-  for (int o = 16; o > 0; o /= 2) acc += __shfl_xor_sync(0xffffffffu, acc, o);
-  if (lane != 0) return;
-  if (a.bias) acc += to_float(static_cast<const T*>(a.bias)[row]);
-  if (a.residual) acc += to_float(static_cast<const T*>(a.residual)[row]);
-  static_cast<T*>(a.out)[row] = from_float<T>(acc);
+  for (int r = 0; r < kRows; ++r) {
+#pragma unroll
+    for (int o = 16; o > 0; o /= 2) acc[r] += __shfl_xor_sync(0xffffffffu, acc[r], o);
+  }
+}
+
+template <typename T>
+__global__ void __launch_bounds__(kThreads, kPlainCtasPerSm) gemv_kernel(GemvArgs a) {
+  const int64_t row = static_cast<int64_t>(blockIdx.x) * kWarps + threadIdx.x / 32;
+  if (row >= a.rows) return wait_for_producers();
+  const uint4* const w[1] = {reinterpret_cast<const uint4*>(static_cast<const T*>(a.weight) + row * a.cols)};
+  float acc[1];
+  dot_rows<T, 1>(w, reinterpret_cast<const uint4*>(a.x), a.cols / Vec<T>::kSize, acc);
+  if (threadIdx.x % 32 != 0) return;
+  if (a.bias) acc[0] += to_float(static_cast<const T*>(a.bias)[row]);
+  if (a.residual) acc[0] += to_float(static_cast<const T*>(a.residual)[row]);
+  static_cast<T*>(a.out)[row] = from_float<T>(acc[0]);
+}
+
+// Output i from weight rows i (gate) and rows + i (up), each rounded to T as the stacked
+// projection's output is stored, then SwiGLU's activation.
+template <typename T>
+__global__ void __launch_bounds__(kThreads, kPairCtasPerSm) gemv_silu_mul_kernel(GemvArgs a) {
+  const int64_t row = static_cast<int64_t>(blockIdx.x) * kWarps + threadIdx.x / 32;
+  if (row >= a.rows) return wait_for_producers();
+  const T* weight = static_cast<const T*>(a.weight);
+  const uint4* const w[2] = {reinterpret_cast<const uint4*>(weight + row * a.cols),
+                             reinterpret_cast<const uint4*>(weight + (a.rows + row) * a.cols)};
+  float acc[2];
+  dot_rows<T, 2>(w, reinterpret_cast<const uint4*>(a.x), a.cols / Vec<T>::kSize, acc);
+  if (threadIdx.x % 32 != 0) return;
+  static_cast<T*>(a.out)[row] = from_float<T>(silu_mul_as<T>(round_to<T>(acc[0]), round_to<T>(acc[1])));
+}
+
+cudaError_t check_and_count(const GemvArgs& a, int64_t& blocks) {
+  if (a.rows < 0 || a.cols <= 0 || a.cols % vector_width(a.dtype) != 0 || !a.weight || !a.x || !a.out)
+    return cudaErrorInvalidValue;
+  blocks = (a.rows + kWarps - 1) / kWarps;
+  return blocks > 0x7fffffff ? cudaErrorInvalidValue : cudaSuccess;
 }
 
 }  // namespace
 
 cudaError_t gemv(const GemvArgs& a, cudaStream_t stream) {
-  if (a.rows < 0 || a.cols <= 0 || a.cols % vector_width(a.dtype) != 0 || !a.weight || !a.x || !a.out)
-    return cudaErrorInvalidValue;
-  if (a.rows == 0) return cudaSuccess;
-  const int64_t blocks = (a.rows + kWarps - 1) / kWarps;
-  if (blocks > 0x7fffffff) return cudaErrorInvalidValue;
+  int64_t blocks = 0;
+  if (const cudaError_t status = check_and_count(a, blocks); status != cudaSuccess) return status;
+  if (blocks == 0) return cudaSuccess;
   return with_element_type(a.dtype, [&](auto t) {
-    gemv_kernel<decltype(t)><<<static_cast<unsigned>(blocks), kThreads, 0, stream>>>(a);
-    return cudaGetLastError();
+    return launch_dependent(gemv_kernel<decltype(t)>, static_cast<unsigned>(blocks), kThreads, 0, stream, a);
+  });
+}
+
+cudaError_t gemv_silu_mul(const GemvArgs& a, cudaStream_t stream) {
+  int64_t blocks = 0;
+  if (const cudaError_t status = check_and_count(a, blocks); status != cudaSuccess) return status;
+  if (a.bias || a.residual) return cudaErrorInvalidValue;
+  if (blocks == 0) return cudaSuccess;
+  return with_element_type(a.dtype, [&](auto t) {
+    return launch_dependent(gemv_silu_mul_kernel<decltype(t)>, static_cast<unsigned>(blocks), kThreads, 0, stream, a);
   });
 }
 

@@ -18,4 +18,13 @@ __device__ __forceinline__ float mul_as(float a, float b) { return round_to<T>(_
 template <typename T>
 __device__ __forceinline__ float add_as(float a, float b) { return round_to<T>(__fadd_rn(a, b)); }
 
+// SwiGLU's activation of a stored gate and up value, T(T(silu(g)) · u), as at::silu(gate) * up:
+// silu written as ATen's CUDA silu writes it, plain operators included, so that nvcc contracts
+// expf's last scaling and the 1 + into one FMA there and here alike. Kernels using it must not be
+// compiled with --use_fast_math, which would swap in approximate expf and division.
+template <typename T>
+__device__ __forceinline__ float silu_mul_as(float g, float u) {
+  return mul_as<T>(round_to<T>(g / (1.f + expf(-g))), u);
+}
+
 }  // namespace trimvl::cuda

@@ -6,6 +6,8 @@
 // runs in the same launch, in the last CTA of each stream.
 #include <cfloat>
 
+#include "kernels/cuda/async_copy.cuh"
+#include "kernels/cuda/dependent_launch.cuh"
 #include "kernels/cuda/paged_attention.h"
 #include "kernels/cuda/vector_io.cuh"
 
@@ -42,14 +44,6 @@ __device__ __forceinline__ int split_tokens(int length, int num_splits, int min_
   const int even = (length + num_splits - 1) / num_splits;
   return max(min_split, (even + kSplitAlign - 1) / kSplitAlign * kSplitAlign);
 }
-
-__device__ __forceinline__ void copy16_async(void* smem, const void* global) {
-  const unsigned dst = static_cast<unsigned>(__cvta_generic_to_shared(smem));
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(dst), "l"(global));
-}
-__device__ __forceinline__ void commit_async() { asm volatile("cp.async.commit_group;\n" ::); }
-template <int N>
-__device__ __forceinline__ void wait_async() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
 
 // The last CTA of stream h merges its `ranges` partials into the output. Warp w first finds, for
 // query heads g = w, w + kWarps, ..., the largest m and the softmax sum of all ranges, and leaves
@@ -115,6 +109,8 @@ __global__ void __launch_bounds__(kThreads) paged_decode_kernel(PagedDecodeArgs 
 
   const int h = blockIdx.x;
   const int stream = a.first_stream + h;
+  wait_for_producers();  // the appended token, q, the lengths and the table
+  release_dependents();
   const int length = a.lengths[stream];
   const int split = split_tokens(length, a.num_splits, a.min_split_tokens);
   const int begin = blockIdx.y * split;
@@ -318,9 +314,8 @@ cudaError_t prepare_decode() {
 template <typename T, int D, int G>
 cudaError_t launch_decode(const PagedDecodeArgs& a, cudaStream_t stream) {
   if (const cudaError_t status = prepare_decode<T, D, G>(); status != cudaSuccess) return status;
-  paged_decode_kernel<T, D, G>
-      <<<dim3(a.kv_heads, a.num_splits), kThreads, DecodeShape<T, D, G>::kSmemBytes, stream>>>(a);
-  return cudaGetLastError();
+  return launch_dependent(paged_decode_kernel<T, D, G>, dim3(a.kv_heads, a.num_splits), kThreads,
+                          DecodeShape<T, D, G>::kSmemBytes, stream, a);
 }
 
 // The instantiation serving a (dtype, head dim, group): f.template run<T, D, G>().
@@ -369,6 +364,8 @@ template <typename T>
 __global__ void paged_append_kernel(PagedAppendArgs a) {
   constexpr int kVec = Vec<T>::kSize;
   const int h = blockIdx.x, stream = a.first_stream + h;
+  wait_for_producers();
+  release_dependents();
   const int64_t slot = a.slots[stream];
   const int pieces = a.head_dim / kVec;
   const T* k = static_cast<const T*>(a.k) + static_cast<int64_t>(h) * a.head_dim;
@@ -413,8 +410,7 @@ cudaError_t paged_append(const PagedAppendArgs& a, cudaStream_t stream) {
   if (a.head_dim <= 0 || a.kv_heads <= 0) return cudaErrorInvalidValue;
   const int threads = 32;
   return with_element_type(a.dtype, [&](auto t) {
-    paged_append_kernel<decltype(t)><<<a.kv_heads, threads, 0, stream>>>(a);
-    return cudaGetLastError();
+    return launch_dependent(paged_append_kernel<decltype(t)>, a.kv_heads, threads, 0, stream, a);
   });
 }
 

@@ -1,6 +1,8 @@
 // RMSNorm, optionally after the residual add; see rms_norm.h. One block per row: each thread
 // keeps its 16-byte pieces of the row in registers between the sum of squares and the scaling,
 // so the row is read from memory once (twice with a residual: x and r) and written once or twice.
+// Launched as a dependent of the kernel before it (dependent_launch.cuh).
+#include "kernels/cuda/dependent_launch.cuh"
 #include "kernels/cuda/opmath.cuh"
 #include "kernels/cuda/rms_norm.h"
 #include "kernels/cuda/vector_io.cuh"
@@ -30,6 +32,8 @@ __global__ void __launch_bounds__(kMaxThreads) rms_norm_kernel(RmsNormArgs a) {
   const int pieces = a.dim / kVec;
   const int64_t row = static_cast<int64_t>(blockIdx.x) * a.dim;
   const T* x = static_cast<const T*>(a.x) + row;
+  wait_for_producers();
+  release_dependents();
   uint4 h[kItems];
   float squares = 0.f;
 #pragma unroll
@@ -76,12 +80,8 @@ cudaError_t launch(const RmsNormArgs& a, cudaStream_t stream) {
   const int threads = pieces < kMaxThreads ? (pieces + 31) / 32 * 32 : kMaxThreads;
   const int items = (pieces + threads - 1) / threads;
   const dim3 grid(static_cast<unsigned>(a.rows));
-  switch (items) {
-    case 1: rms_norm_kernel<T, 1><<<grid, threads, 0, stream>>>(a); break;
-    case 2: rms_norm_kernel<T, 2><<<grid, threads, 0, stream>>>(a); break;
-    default: rms_norm_kernel<T, kMaxItems><<<grid, threads, 0, stream>>>(a); break;
-  }
-  return cudaGetLastError();
+  const auto kernel = items == 1 ? rms_norm_kernel<T, 1> : items == 2 ? rms_norm_kernel<T, 2> : rms_norm_kernel<T, kMaxItems>;
+  return launch_dependent(kernel, grid, threads, 0, stream, a);
 }
 
 }  // namespace

@@ -2,6 +2,8 @@
 // of kLanes threads, each holding one 16-byte piece of the first half of the row and the matching
 // piece of the second half — the two elements rotate_half pairs — so the rotation needs no data
 // from other threads; only the sum of squares is shared, through shuffles within the group.
+// Launched as a dependent of the kernel before it (dependent_launch.cuh).
+#include "kernels/cuda/dependent_launch.cuh"
 #include "kernels/cuda/opmath.cuh"
 #include "kernels/cuda/rotary.h"
 #include "kernels/cuda/vector_io.cuh"
@@ -19,6 +21,8 @@ __global__ void __launch_bounds__(kThreads) qk_norm_rope_kernel(QkNormRopeArgs a
   const int64_t row = (static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x) / kLanes;
   const int part = static_cast<int>(threadIdx.x % kLanes) * kVec;
   const bool valid = row < a.tokens * heads;
+  wait_for_producers();
+  release_dependents();
   const int64_t t = valid ? row / heads : 0;
   const int h = valid ? static_cast<int>(row % heads) : 0;
   // Fields picked one by one: selecting a whole struct of the parameter space by a runtime
@@ -79,8 +83,7 @@ template <typename T, int kLanes>
 cudaError_t launch(const QkNormRopeArgs& a, cudaStream_t stream) {
   const int64_t blocks = (a.tokens * (a.q.heads + a.k.heads) * kLanes + kThreads - 1) / kThreads;
   if (blocks > 0x7fffffff) return cudaErrorInvalidValue;
-  qk_norm_rope_kernel<T, kLanes><<<static_cast<unsigned>(blocks), kThreads, 0, stream>>>(a);
-  return cudaGetLastError();
+  return launch_dependent(qk_norm_rope_kernel<T, kLanes>, static_cast<unsigned>(blocks), kThreads, 0, stream, a);
 }
 
 template <typename T>

@@ -1,9 +1,5 @@
 // SwiGLU's activation, silu(gate) · up; see swiglu.h. Elementwise and memory-bound: one 16-byte
-// piece of gate, up and out per thread and step of a grid-stride loop.
-//
-// silu is written as ATen's CUDA silu writes it, plain operators included: nvcc then contracts
-// expf's last scaling and the 1 + into one FMA there and here alike. Must not be compiled with
-// --use_fast_math, which would swap in approximate expf and division.
+// piece of gate, up and out per thread and step of a grid-stride loop (silu_mul_as, opmath.cuh).
 #include <algorithm>
 
 #include "kernels/cuda/opmath.cuh"
@@ -31,10 +27,7 @@ __global__ void __launch_bounds__(kThreads) silu_mul_kernel(SiluMulArgs a) {
     unpack<T>(load16(gate + row * a.gate_stride + col), g);
     unpack<T>(load16(up + row * a.up_stride + col), u);
 #pragma unroll
-    for (int e = 0; e < kVec; ++e) {
-      const float silu = round_to<T>(g[e] / (1.f + expf(-g[e])));
-      g[e] = mul_as<T>(silu, u[e]);
-    }
+    for (int e = 0; e < kVec; ++e) g[e] = silu_mul_as<T>(g[e], u[e]);
     store16(out + row * a.width + col, g);
   }
 }

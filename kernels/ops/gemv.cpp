@@ -36,28 +36,53 @@ bool gemv_supported(const at::Tensor& x, const at::Tensor& weight, const at::Ten
 #endif
 }
 
-at::Tensor gemv(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, const at::Tensor& residual) {
-  TRIMVL_CHECK(gemv_supported(x, weight, bias, residual), "gemv: no CUDA kernel for x {}, weight {}, bias {}, residual {}",
-               describe(x), describe(weight), describe(bias), describe(residual));
+namespace {
+
+// rows outputs of the plain product, or of SwiGLU over weight's two stacked halves.
+at::Tensor launch(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, const at::Tensor& residual,
+                  int64_t rows, bool silu_mul) {
 #ifdef TRIMVL_HAS_CUDA
   const c10::DeviceGuard guard(weight.device());
-  const std::vector<int64_t> shape = x.dim() == 1 ? std::vector<int64_t>{weight.size(0)}
-                                                  : std::vector<int64_t>{1, weight.size(0)};
+  const std::vector<int64_t> shape = x.dim() == 1 ? std::vector<int64_t>{rows} : std::vector<int64_t>{1, rows};
   at::Tensor out = at::empty(shape, weight.options());
   cuda::GemvArgs a;
   a.dtype = *cuda_dtype(weight.scalar_type());
-  a.rows = weight.size(0);
+  a.rows = rows;
   a.cols = weight.size(1);
   a.weight = weight.data_ptr();
   a.x = x.data_ptr();
   a.bias = bias.defined() ? bias.data_ptr() : nullptr;
   a.residual = residual.defined() ? residual.data_ptr() : nullptr;
   a.out = out.data_ptr();
-  check_cuda(cuda::gemv(a, static_cast<cudaStream_t>(current_stream(weight.device()))), "gemv");
+  const auto stream = static_cast<cudaStream_t>(current_stream(weight.device()));
+  check_cuda(silu_mul ? cuda::gemv_silu_mul(a, stream) : cuda::gemv(a, stream), silu_mul ? "gemv_silu_mul" : "gemv");
   return out;
 #else
+  (void)x, (void)weight, (void)bias, (void)residual, (void)rows, (void)silu_mul;
   return {};
 #endif
+}
+
+}  // namespace
+
+at::Tensor gemv(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, const at::Tensor& residual) {
+  TRIMVL_CHECK(gemv_supported(x, weight, bias, residual), "gemv: no CUDA kernel for x {}, weight {}, bias {}, residual {}",
+               describe(x), describe(weight), describe(bias), describe(residual));
+  return launch(x, weight, bias, residual, weight.size(0), false);
+}
+
+bool gemv_silu_mul_supported(const at::Tensor& x, const at::Tensor& gate_up) {
+  return gate_up.dim() == 2 && gate_up.size(0) % 2 == 0 && gemv_supported(x, gate_up);
+}
+
+at::Tensor gemv_silu_mul(const at::Tensor& x, const at::Tensor& gate_up) {
+  TRIMVL_CHECK(gemv_silu_mul_supported(x, gate_up), "gemv_silu_mul: no CUDA kernel for x {}, stacked gate/up {}",
+               describe(x), describe(gate_up));
+  return launch(x, gate_up, {}, {}, gate_up.size(0) / 2, true);
+}
+
+at::Tensor linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
+  return gemv_supported(x, weight, bias) ? gemv(x, weight, bias) : at::linear(x, weight, bias);
 }
 
 }  // namespace trimvl::ops

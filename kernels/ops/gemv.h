@@ -18,4 +18,16 @@ bool gemv_supported(const at::Tensor& x, const at::Tensor& weight, const at::Ten
 at::Tensor gemv(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias = {},
                 const at::Tensor& residual = {});
 
+// SwiGLU in one launch: with gate_up the gate rows stacked over the up rows ([2·I, K]),
+// silu(x·W_gateᵀ) · (x·W_upᵀ), each product rounded to the dtype before the activation as the
+// stacked at::linear's output stores it, the activation as ops::silu_mul rounds it. Bit-identical
+// to silu_mul over the halves of gemv(x, gate_up). Same conditions as gemv, with 2·I rows.
+bool gemv_silu_mul_supported(const at::Tensor& x, const at::Tensor& gate_up);
+// [1, I] (or [I] for a 1-D x).
+at::Tensor gemv_silu_mul(const at::Tensor& x, const at::Tensor& gate_up);
+
+// x·Wᵀ (+ bias) for a decode step's projections: one token on a CUDA device through gemv (faster
+// than cuBLAS on these shapes, docs/perf.md), anything else through at::linear.
+at::Tensor linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias = {});
+
 }  // namespace trimvl::ops

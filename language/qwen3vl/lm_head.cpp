@@ -2,8 +2,10 @@
 
 #include <ATen/ATen.h>
 
+#include "kernels/ops/gemv.h"
+
 namespace trimvl::qwen3vl {
 
-at::Tensor LmHead::operator()(const at::Tensor& hidden) const { return at::linear(hidden, weight_); }
+at::Tensor LmHead::operator()(const at::Tensor& hidden) const { return ops::linear(hidden, weight_); }
 
 }  // namespace trimvl::qwen3vl

@@ -5,6 +5,7 @@
 
 #include <ATen/ATen.h>
 
+#include "kernels/ops/gemv.h"
 #include "kernels/ops/rotary.h"
 
 namespace trimvl::qwen3vl {
@@ -38,7 +39,7 @@ TextAttention::TextAttention(const TextConfig& config, const io::WeightLoader::S
 at::Tensor TextAttention::operator()(const at::Tensor& x, const RotaryTables& rope, cache::KvCache& cache,
                                      const at::Tensor& log_beta) const {
   const int64_t tokens = x.size(0), q_size = heads_ * head_dim_, kv_size = kv_heads_ * head_dim_;
-  const at::Tensor qkv = at::linear(x, qkv_proj_);
+  const at::Tensor qkv = ops::linear(x, qkv_proj_);
   // Views of the projection's columns, split per head.
   const at::Tensor q_raw = qkv.narrow(-1, 0, q_size).view({tokens, heads_, head_dim_});
   const at::Tensor k_raw = qkv.narrow(-1, q_size, kv_size).view({tokens, kv_heads_, head_dim_});
@@ -55,7 +56,7 @@ at::Tensor TextAttention::operator()(const at::Tensor& x, const RotaryTables& ro
     k = Rotary::apply(k_norm_(k_raw), rope);
   }
   const at::Tensor out = cache.attend(layer_, q, k, v, log_beta, scale_);
-  return at::linear(out.reshape({tokens, heads_ * head_dim_}), o_proj_);
+  return ops::linear(out.reshape({tokens, heads_ * head_dim_}), o_proj_);
 }
 
 }  // namespace trimvl::qwen3vl

@@ -429,6 +429,44 @@ TEST_F(FusedOpsGpu, GemvMatchesFloat64) {
   }
 }
 
+// SwiGLU's projection in one launch against its steps, the plain gemv into a stacked output and
+// ATen's silu(gate) * up over its halves: the same sums in the same order and the same roundings,
+// so equal bit for bit (the products are gemv's, tested against float64 above). Shapes: the 4B's,
+// and odd ones, with a tail of K and a partly filled last CTA.
+TEST_F(FusedOpsGpu, GemvSiluMulEqualsGemvThenSiluMulBitForBit) {
+  TRIMVL_REQUIRE_CUDA();
+  const std::vector<std::pair<int64_t, int64_t>> shapes = {{9728, 2560}, {37, 24}, {513, 4104}, {3, 8}};
+  for (const auto dtype : kDtypes) {
+    for (const auto& [n, k] : shapes) {
+      for (const bool batch_dim : {true, false}) {
+        const at::Tensor x = batch_dim ? draw({1, k}, dtype) : draw({k}, dtype);
+        const at::Tensor gate_up = draw({2 * n, k}, dtype);
+        const at::Tensor stacked = gemv(x, gate_up);
+        const at::Tensor want = at::silu(stacked.narrow(-1, 0, n)) * stacked.narrow(-1, n, n);
+        const at::Tensor like = want.clone();
+        poison_next({like});
+        const at::Tensor got = gemv_silu_mul(x, gate_up);
+        EXPECT_TRUE(at::equal(got, want)) << "gemv_silu_mul " << c10::toString(dtype) << " I " << n << " K " << k
+                                          << (batch_dim ? " [1, K]" : " [K]");
+      }
+    }
+  }
+  const at::Tensor x = draw({1, 64}, at::kBFloat16);
+  EXPECT_FALSE(gemv_silu_mul_supported(x, draw({7, 64}, at::kBFloat16)));  // odd rows: no halves
+  EXPECT_THROW(gemv_silu_mul(x, draw({7, 64}, at::kBFloat16)), Error);
+}
+
+// ops::linear takes one token through gemv, anything else through at::linear: it follows
+// gemv_supported, and its values are the chosen path's.
+TEST_F(FusedOpsGpu, LinearRoutesOneTokenThroughGemv) {
+  TRIMVL_REQUIRE_CUDA();
+  const at::Tensor w = draw({96, 64}, at::kBFloat16), b = draw({96}, at::kBFloat16);
+  const at::Tensor one = draw({1, 64}, at::kBFloat16), two = draw({2, 64}, at::kBFloat16);
+  EXPECT_TRUE(at::equal(ops::linear(one, w, b), gemv(one, w, b)));
+  EXPECT_TRUE(at::equal(ops::linear(two, w, b), at::linear(two, w, b)));
+  EXPECT_TRUE(at::equal(ops::linear(one.cpu(), w.cpu()), at::linear(one.cpu(), w.cpu())));
+}
+
 TEST_F(FusedOpsGpu, GemvDeclinesWhatItCannotTake) {
   TRIMVL_REQUIRE_CUDA();
   const auto cuda = [](at::ScalarType t) { return at::TensorOptions().dtype(t).device(kCuda); };
@@ -543,6 +581,42 @@ TEST_F(FusedOpsGpu, OpsReplayInACudaGraph) {
     // reference's.
     EXPECT_TRUE(within(projected, at::matmul(x.to(at::kDouble), proj_weight.to(at::kDouble).t()).to(dtype),
                        zero_bound(), what + " gemv"));
+  }
+}
+
+// The kernels are launched as programmatic dependents (kernels/cuda/dependent_launch.cuh): each may
+// start while the kernel before it runs, and must wait for it before reading what it writes. A
+// chain in which every kernel reads its predecessor's output — the first a projection long enough
+// (32 MB of weights) that its successor is scheduled while it still streams — gives, eagerly and
+// replayed as a graph, bit for bit what the same ops give when the host waits for each one (a copy
+// to the host) before launching the next.
+TEST_F(FusedOpsGpu, DependentLaunchesReadTheirProducersFinishedOutput) {
+  TRIMVL_REQUIRE_CUDA();
+  const auto dtype = at::kBFloat16;
+  const int64_t hidden = 4096, inter = 2048;
+  const at::Tensor x = draw({1, hidden}, dtype), norm = norm_weight(hidden, dtype);
+  const at::Tensor first = draw({hidden, hidden}, dtype) * 0.02, gate_up = draw({2 * inter, hidden}, dtype) * 0.02;
+  const at::Tensor down = draw({hidden, inter}, dtype) * 0.02;
+  const auto chain = [&](bool host_waits) {
+    const auto step = [&](at::Tensor t) {
+      if (host_waits) (void)t.to(at::kCPU);
+      return t;
+    };
+    at::Tensor h = step(gemv(x, first));
+    h = step(rms_norm(h, norm, kEps));
+    h = step(gemv_silu_mul(h, gate_up));
+    h = step(gemv(h, down));
+    return add_rms_norm(h, x, norm, kEps).normed;
+  };
+  const at::Tensor want = chain(true);
+  EXPECT_TRUE(at::equal(chain(false), want)) << "eager";
+  at::Tensor replayed;
+  DeviceGraph graph(kCuda);
+  graph.capture([&] { replayed = chain(false); });
+  for (int replay = 0; replay < 3; ++replay) {
+    replayed.fill_(std::numeric_limits<float>::quiet_NaN());
+    graph.replay();
+    EXPECT_TRUE(at::equal(replayed, want)) << "replay " << replay;
   }
 }
 

@@ -17,6 +17,7 @@
 #include "cache/policy.h"
 #include "language/qwen3vl/decode_graph.h"
 #include "kernels/io/safetensors.h"
+#include "kernels/ops/gemv.h"
 #include "kernels/ops/rms_norm.h"
 #include "kernels/ops/rotary.h"
 #include "kernels/ops/swiglu.h"
@@ -101,6 +102,13 @@ TEST_F(TinyModelOnCuda, TakesTheFusedKernels) {
     const at::Tensor gate_up = at::ones({tokens, 2 * inter}, cuda);
     EXPECT_TRUE(ops::silu_mul_supported(gate_up.narrow(1, 0, inter), gate_up.narrow(1, inter, inter)))
         << dtype_name(dtype);
+    // A decode step's one token: every projection but lm_head through gemv, gate/up with SwiGLU.
+    const at::Tensor token = at::ones({1, hidden}, cuda);
+    EXPECT_TRUE(ops::gemv_supported(token, at::ones({(heads + 2 * kv) * d, hidden}, cuda))) << dtype_name(dtype);
+    EXPECT_TRUE(ops::gemv_supported(at::ones({1, heads * d}, cuda), at::ones({hidden, heads * d}, cuda)))
+        << dtype_name(dtype);
+    EXPECT_TRUE(ops::gemv_silu_mul_supported(token, at::ones({2 * inter, hidden}, cuda))) << dtype_name(dtype);
+    EXPECT_TRUE(ops::gemv_supported(at::ones({1, inter}, cuda), at::ones({hidden, inter}, cuda))) << dtype_name(dtype);
   }
 }
 

@@ -1,0 +1,44 @@
+#pragma once
+// Programmatic dependent launch (sm_90). A decode step is some 400 kernels in a row, each bound by
+// memory for a few µs, and at every boundary the GPU used to drain the previous grid before it
+// launched and ramped up the next. A kernel launched through launch_dependent() may be scheduled
+// while its predecessor still runs, once every CTA of the predecessor has called
+// release_dependents() (or exited): it does first what reads nothing a previous kernel writes —
+// a projection's first weight loads — and then waits for the predecessor's completion and memory.
+//
+// The contract for a kernel launched so: every thread calls wait_for_producers() before it reads or
+// writes memory that an earlier kernel of the stream may read or write (activations, the cache,
+// buffers the allocator hands on), and before it exits, so that a grid is complete only after its
+// producers are (a later kernel waits on this one alone). Kernels launched without it are ordinary
+// stream-ordered launches; both kinds mix in one stream and in CUDA graph captures.
+#include <cuda_runtime.h>
+
+#include <utility>
+
+namespace trimvl::cuda {
+
+__device__ __forceinline__ void wait_for_producers() { asm volatile("griddepcontrol.wait;\n" ::: "memory"); }
+
+// Lets the next kernel of the stream be scheduled as SM resources free up; its threads then wait
+// for this grid's completion in their own wait_for_producers().
+__device__ __forceinline__ void release_dependents() { asm volatile("griddepcontrol.launch_dependents;\n" ::); }
+
+template <typename... Params, typename... Args>
+cudaError_t launch_dependent(void (*kernel)(Params...), dim3 grid, dim3 block, size_t shared_bytes,
+                             cudaStream_t stream, Args&&... args) {
+  cudaLaunchAttribute attribute{};
+  attribute.id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attribute.val.programmaticStreamSerializationAllowed = 1;
+  cudaLaunchConfig_t config{};
+  config.gridDim = grid;
+  config.blockDim = block;
+  config.dynamicSmemBytes = shared_bytes;
+  config.stream = stream;
+  config.attrs = &attribute;
+  config.numAttrs = 1;
+  if (const cudaError_t status = cudaLaunchKernelEx(&config, kernel, std::forward<Args>(args)...); status != cudaSuccess)
+    return status;
+  return cudaGetLastError();
+}
+
+}  // namespace trimvl::cuda
