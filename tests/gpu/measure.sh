@@ -2,9 +2,10 @@
 # Everything one GPU-machine call should bring back for issue 5, in one command that fits a call's
 # 10 minutes: the core build and GPU tests, the decode kernel's read rate alone, the bench at 1K /
 # 8K / 32K with the HF baseline and profiled windows, and the bf16 check against HF. Every step
-# runs even when one before it failed; each step's output lands in $OUT (or ./measure-out) as a
-# file, and the exit code says whether all passed. The device tool brings back at most 8 files, so
-# with OUT set everything is also packed into $OUT/measure.tgz.
+# runs even when one before it failed; each step's output lands in ./measure-out as a file, and the
+# exit code says whether all passed. The device tool brings back at most 8 files (a profiled bench
+# alone writes more), so with OUT set $OUT gets measure-out packed as measure.tgz, the step
+# summary and the bench tables.
 #
 #   usage (GPU machine, repo root; carry .deps and .whl):  tests/gpu/measure.sh [PHASE...]
 #   phases: build (+ GPU tests), kernel, bench, long, hf; default all of them. All of them take
@@ -12,8 +13,8 @@
 #   hf" in the next call while the machine is still warm (build-gpu/ is kept then).
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
-out="${OUT:-$PWD/measure-out}"
-mkdir -p "$out"
+out="$PWD/measure-out"
+rm -rf "$out" && mkdir -p "$out"
 rc=0
 step() {  # step NAME COMMAND...: runs COMMAND with its output to $out/NAME.log, notes its status
   local name="$1"; shift
@@ -54,7 +55,9 @@ want long && step bench_128k build-gpu/app/trimvl bench --device cuda --contexts
   --kv-policy dbtrimkv --kv-budget 512 --kv-buffer 128 --policy-only --json "$out/bench_128k.json"
 want hf && step hf_bf16_tiny python3 tests/gpu/hf_bf16_check.py --trimvl build-gpu/app/trimvl \
   --tokenizer .deps/shared/assets/qwen3-tokenizer
-if [[ -n "${OUT:-}" ]]; then  # packed beside, then moved in: tar must not watch its own output grow
-  tar czf "/tmp/measure.$$.tgz" -C "$out" --exclude=measure.tgz . && mv "/tmp/measure.$$.tgz" "$OUT/measure.tgz"
+if [[ -n "${OUT:-}" ]]; then
+  tar czf "$OUT/measure.tgz" -C "$out" .
+  cp "$out/steps.txt" "$OUT/" 2>/dev/null || true
+  for log in bench bench_128k; do [[ -f "$out/$log.log" ]] && cp "$out/$log.log" "$OUT/"; done
 fi
 exit "$rc"
