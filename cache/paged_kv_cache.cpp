@@ -125,7 +125,7 @@ struct PagedKvCache::Impl {
     at::Tensor position;       // [1] int64: the new token's stream position
     at::Tensor split_counters; // [streams] int32 zeros: the decode kernel's split-K count
     int64_t capacity = 0;      // a power of two ≥ kMinCapacity bounding every stream
-    bool stale = true;         // host tables changed other than through the append kernel
+    bool stale = true;         // host tables changed other than through the decode launch's append
     const void* pool_storage = nullptr;
     uint64_t key = 0;          // renewed whenever an address or a launch shape a graph holds changes
   };
@@ -514,9 +514,14 @@ struct PagedKvCache::Impl {
     scales[static_cast<size_t>(layer)] = scale;
     const ops::PagedView view = device_view();
     const int64_t first = int64_t{layer} * h;
-    ops::paged_append(view, first, k.view({h, d}), v.view({h, d}), log_beta.defined() ? log_beta.view({h}) : at::Tensor(),
-                      dev.meta.narrow(0, streams, streams), dev.position);
-    return ops::paged_decode_attention(q.view({hq, d}), view, first, h, dev.capacity, scale).view({1, hq, d});
+    // The launch appends the token (k, v, log β) to each of the layer's streams as it attends.
+    const ops::AppendedToken token{.k = k.view({h, d}),
+                                   .v = v.view({h, d}),
+                                   .log_beta = log_beta.defined() ? log_beta.view({h}) : at::Tensor(),
+                                   .slots = dev.meta.narrow(0, streams, streams),
+                                   .position = dev.position};
+    return ops::paged_decode_attention(q.view({hq, d}), view, first, h, dev.capacity, scale, ops::kDecodeWaves, &token)
+        .view({1, hq, d});
   }
 
   std::optional<uint64_t> graph_key() const {

@@ -100,6 +100,13 @@ __device__ __forceinline__ void merge_ranges(const PagedDecodeArgs& a, int h, in
 // Grid (kv heads, num_splits). Each token lane keeps an online softmax (in base 2, the scale folded
 // into q) per query head of the group; lanes merge through warp shuffles, warps through shared
 // memory. A thread reads back only the ring pieces it copied itself, so the ring needs no barrier.
+//
+// Launched as a dependent of the kernel before it (the q/k-norm + RoPE that writes q and the new
+// key), so everything that kernel cannot have written is started before the wait: the stream's
+// length (uploaded before the step), its block-table entries and the first tiles of the tokens
+// already cached. The token this launch appends (a.append) is never read from the pool: the CTA
+// whose range ends the stream takes it from the arguments after the wait, writes it to the pool,
+// and the table entry of a block it opens is not read at all.
 template <typename T, int D, int G>
 __global__ void __launch_bounds__(kThreads) paged_decode_kernel(PagedDecodeArgs a) {
   using S = DecodeShape<T, D, G>;
@@ -109,13 +116,13 @@ __global__ void __launch_bounds__(kThreads) paged_decode_kernel(PagedDecodeArgs 
 
   const int h = blockIdx.x;
   const int stream = a.first_stream + h;
-  wait_for_producers();  // the appended token, q, the lengths and the table
-  release_dependents();
   const int length = a.lengths[stream];
   const int split = split_tokens(length, a.num_splits, a.min_split_tokens);
   const int begin = blockIdx.y * split;
-  if (begin >= length) return;  // past the stream's end: neither a partial nor a count
+  if (begin >= length) return wait_for_producers();  // past the stream's end: neither a partial nor a count
   const int end = min(length, begin + split);
+  // The appended token's index in the stream, when it is in this CTA's range; −1 otherwise.
+  const int fresh = a.append.k && end == length ? length - 1 : -1;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int token_lane = warp * S::kTokensPerWarp + lane / kLanes;
   const int part = lane % kLanes;
@@ -138,7 +145,7 @@ __global__ void __launch_bounds__(kThreads) paged_decode_kernel(PagedDecodeArgs 
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u) {
       const int i = begin + tile * S::kTile + u * kGroups + token_lane;
-      if (i < end) {
+      if (i < end && i != fresh) {
         const int64_t slot =
             static_cast<int64_t>(sm_blocks[i / a.block_size - first_block]) * a.block_size + i % a.block_size;
         copy16_async(piece(s, 0, u), keys + slot * D + part * kVec);
@@ -147,6 +154,33 @@ __global__ void __launch_bounds__(kThreads) paged_decode_kernel(PagedDecodeArgs 
     }
     commit_async();  // an empty group past the end keeps the wait counts uniform
   };
+  const int tiles = (end - begin + S::kTile - 1) / S::kTile;
+#pragma unroll
+  for (int t = 0; t < kStages - 1; ++t) issue(t);
+
+  wait_for_producers();
+  release_dependents();
+  // This thread's pieces of the appended token, and the token into the pool (token lane 0's
+  // threads hold every piece of it between them; thread 0 its metadata).
+  uint4 fresh_k{}, fresh_v{};
+  if (fresh >= 0) {
+    fresh_k = load16(static_cast<const T*>(a.append.k) + static_cast<int64_t>(h) * D + part * kVec);
+    fresh_v = load16(static_cast<const T*>(a.append.v) + static_cast<int64_t>(h) * D + part * kVec);
+    const int64_t slot = a.append.slots[stream];
+    if (token_lane == 0) {
+      *reinterpret_cast<uint4*>(static_cast<T*>(a.append.keys) + slot * D + part * kVec) = fresh_k;
+      *reinterpret_cast<uint4*>(static_cast<T*>(a.append.values) + slot * D + part * kVec) = fresh_v;
+    }
+    if (threadIdx.x == 0) {
+      a.append.positions[slot] = *a.append.position;
+      if (a.append.log_beta)
+        static_cast<T*>(a.append.log_beta_pool)[slot] = static_cast<const T*>(a.append.log_beta)[h];
+      if (a.append.accumulated) a.append.accumulated[slot] = 0.f;
+      if (fresh % a.block_size == 0)
+        a.append.block_table[static_cast<int64_t>(stream) * a.table_stride + fresh / a.block_size] =
+            static_cast<int32_t>(slot / a.block_size);
+    }
+  }
 
   const T* q = static_cast<const T*>(a.q);
   float qf[G][kVec];
@@ -166,9 +200,6 @@ __global__ void __launch_bounds__(kThreads) paged_decode_kernel(PagedDecodeArgs 
     for (int e = 0; e < kVec; ++e) acc[g][e] = 0.f;
   }
 
-  const int tiles = (end - begin + S::kTile - 1) / S::kTile;
-#pragma unroll
-  for (int t = 0; t < kStages - 1; ++t) issue(t);
   for (int t = 0; t < tiles; ++t) {
     issue(t + kStages - 1);
     wait_async<kStages - 1>();  // tile t has landed
@@ -178,9 +209,14 @@ __global__ void __launch_bounds__(kThreads) paged_decode_kernel(PagedDecodeArgs 
     float sc[kUnroll][G];
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u) {
-      const bool valid = begin + t * S::kTile + u * kGroups + token_lane < end;
+      const int i = begin + t * S::kTile + u * kGroups + token_lane;
+      const bool valid = i < end;
       float kf[kVec];
-      if (valid) unpack<T>(*piece(s, 0, u), kf);
+      if (valid) {
+        uint4 raw = *piece(s, 0, u);  // by value: selecting the reference would put fresh_k in local memory
+        if (i == fresh) raw = fresh_k;
+        unpack<T>(raw, kf);
+      }
 #pragma unroll
       for (int g = 0; g < G; ++g) {
         float dot = 0.f;
@@ -213,9 +249,12 @@ __global__ void __launch_bounds__(kThreads) paged_decode_kernel(PagedDecodeArgs 
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u) {
       // A piece past the end was never copied: its bytes may be NaN, and 0 · NaN is NaN.
-      if (begin + t * S::kTile + u * kGroups + token_lane >= end) continue;
+      const int i = begin + t * S::kTile + u * kGroups + token_lane;
+      if (i >= end) continue;
       float vf[kVec];
-      unpack<T>(*piece(s, 1, u), vf);
+      uint4 raw = *piece(s, 1, u);
+      if (i == fresh) raw = fresh_v;
+      unpack<T>(raw, vf);
 #pragma unroll
       for (int g = 0; g < G; ++g) {
 #pragma unroll
@@ -359,31 +398,6 @@ struct Occupancy {
   }
 };
 
-// Grid (kv heads), one thread per 16-byte piece of the row.
-template <typename T>
-__global__ void paged_append_kernel(PagedAppendArgs a) {
-  constexpr int kVec = Vec<T>::kSize;
-  const int h = blockIdx.x, stream = a.first_stream + h;
-  wait_for_producers();
-  release_dependents();
-  const int64_t slot = a.slots[stream];
-  const int pieces = a.head_dim / kVec;
-  const T* k = static_cast<const T*>(a.k) + static_cast<int64_t>(h) * a.head_dim;
-  const T* v = static_cast<const T*>(a.v) + static_cast<int64_t>(h) * a.head_dim;
-  for (int p = threadIdx.x; p < pieces; p += blockDim.x) {
-    *reinterpret_cast<uint4*>(static_cast<T*>(a.keys) + slot * a.head_dim + p * kVec) = load16(k + p * kVec);
-    *reinterpret_cast<uint4*>(static_cast<T*>(a.values) + slot * a.head_dim + p * kVec) = load16(v + p * kVec);
-  }
-  if (threadIdx.x != 0) return;
-  a.positions[slot] = *a.position;
-  if (a.log_beta) static_cast<T*>(a.log_beta_pool)[slot] = static_cast<const T*>(a.log_beta)[h];
-  if (a.accumulated) a.accumulated[slot] = 0.f;
-  const int index = a.lengths[stream] - 1;
-  if (index % a.block_size == 0)
-    a.block_table[static_cast<int64_t>(stream) * a.table_stride + index / a.block_size] =
-        static_cast<int32_t>(slot / a.block_size);
-}
-
 }  // namespace
 
 bool paged_decode_supported(int head_dim, int group) {
@@ -404,14 +418,6 @@ cudaError_t paged_decode_attention(const PagedDecodeArgs& a, cudaStream_t stream
 
 cudaError_t paged_decode_ctas_per_sm(DType dtype, int head_dim, int group, int& per_sm) {
   return with_decode_instance(dtype, head_dim, group, Occupancy{&per_sm});
-}
-
-cudaError_t paged_append(const PagedAppendArgs& a, cudaStream_t stream) {
-  if (a.head_dim <= 0 || a.kv_heads <= 0) return cudaErrorInvalidValue;
-  const int threads = 32;
-  return with_element_type(a.dtype, [&](auto t) {
-    return launch_dependent(paged_append_kernel<decltype(t)>, a.kv_heads, threads, 0, stream, a);
-  });
 }
 
 }  // namespace trimvl::cuda

@@ -19,9 +19,29 @@ inline constexpr int kPagedDecodeMaxSplit = 4096;
 // range and query head in shared memory.
 inline constexpr int kPagedDecodeMaxSplits = 1024;
 
+// The token each stream of a decode step's layer gains, written by the decode launch itself: its key
+// and value go to slots[stream] with its stream position, log β and a zeroed accumulated score; a
+// slot that opens a block (offset 0) also enters the stream's block table at (length − 1) /
+// block_size, which keeps a device mirror of the tables current without a copy. The attention
+// takes the token from k and v, not from the pool.
+struct PagedAppend {
+  const void* k = nullptr;            // [H_kv, D]; null: the launch appends nothing
+  const void* v = nullptr;            // [H_kv, D]
+  const void* log_beta = nullptr;     // [H_kv] or null
+  const int32_t* slots = nullptr;     // [streams]
+  const int64_t* position = nullptr;  // [1] the new token's stream position
+  void* keys = nullptr;               // the pool's [slots, D], written
+  void* values = nullptr;
+  int64_t* positions = nullptr;       // [slots]
+  void* log_beta_pool = nullptr;      // [slots] or null
+  float* accumulated = nullptr;       // [slots] or null
+  int32_t* block_table = nullptr;     // the decode's table, written
+};
+
 // Decode attention of one layer: each kv head h of the layer is the variable-length sequence
-// (stream first_stream + h, lengths[stream] tokens, the new one included), and its G = H_q / H_kv
-// query heads are packed to read it once. The grid has `num_splits` CTAs per stream (split-K); on
+// (stream first_stream + h, lengths[stream] tokens, the new one included — appended by this launch
+// when `append` is set), and its G = H_q / H_kv query heads are packed to read it once. The grid
+// has `num_splits` CTAs per stream (split-K); on
 // the device each stream is cut by its current length into at most that many equal ranges of at
 // least `min_split_tokens`. A stream of one range is written by its CTA; otherwise each CTA writes
 // its partial result, and the last of the stream's CTAs to finish (counted in split_counters)
@@ -46,35 +66,11 @@ struct PagedDecodeArgs {
   float* partial_out = nullptr;  // [H_kv, num_splits, G, D] when num_splits > 1
   float* partial_ml = nullptr;   // [H_kv, num_splits, G, 2] when num_splits > 1
   int32_t* split_counters = nullptr;  // [streams], zero between launches, when num_splits > 1
+  PagedAppend append;            // this step's token, or none
 };
 cudaError_t paged_decode_attention(const PagedDecodeArgs& args, cudaStream_t stream);
 bool paged_decode_supported(int head_dim, int group);
 // How many decode CTAs of this instantiation one SM runs at once (its shared memory and registers).
 cudaError_t paged_decode_ctas_per_sm(DType dtype, int head_dim, int group, int& per_sm);
-
-// Appends one token to each stream of one layer: its key, value, stream position and log β go to
-// slots[stream]; a slot that opens a block (offset 0) also enters the stream's block table at
-// (length − 1) / block_size, which keeps a device mirror of the tables current without a copy.
-struct PagedAppendArgs {
-  DType dtype = DType::BFloat16;
-  int head_dim = 0;
-  int kv_heads = 0;
-  const void* k = nullptr;         // [H_kv, D]
-  const void* v = nullptr;         // [H_kv, D]
-  const void* log_beta = nullptr;  // [H_kv] or null
-  void* keys = nullptr;            // [slots, D]
-  void* values = nullptr;
-  int64_t* positions = nullptr;    // [slots]
-  void* log_beta_pool = nullptr;   // [slots] or null
-  float* accumulated = nullptr;    // [slots] or null: zeroed
-  const int32_t* slots = nullptr;    // [streams]
-  const int32_t* lengths = nullptr;  // [streams], after the append
-  const int64_t* position = nullptr;  // [1] the new token's stream position
-  int32_t* block_table = nullptr;
-  int64_t table_stride = 0;
-  int first_stream = 0;
-  int block_size = 16;
-};
-cudaError_t paged_append(const PagedAppendArgs& args, cudaStream_t stream);
 
 }  // namespace trimvl::cuda

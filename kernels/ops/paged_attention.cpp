@@ -92,51 +92,8 @@ bool paged_decode_supported(const at::Tensor& q, int64_t kv_heads) {
 #endif
 }
 
-void paged_append(const PagedView& pool, int64_t first_stream, const at::Tensor& k, const at::Tensor& v,
-                  const at::Tensor& log_beta, const at::Tensor& slots, const at::Tensor& position) {
-#ifdef TRIMVL_HAS_CUDA
-  check_view(pool, k);
-  const int64_t heads = k.size(0), d = k.size(1);
-  TRIMVL_CHECK(k.dim() == 2 && v.sizes() == k.sizes() && d == pool.keys.size(1) && k.is_cuda(),
-               "paged append: k and v must be [H_kv, {}] on CUDA, got {} and {}", pool.keys.size(1), k.sizes(),
-               v.sizes());
-  TRIMVL_CHECK(first_stream >= 0 && first_stream + heads <= pool.lengths.size(0),
-               "paged append: streams {}..{} of {}", first_stream, first_stream + heads, pool.lengths.size(0));
-  TRIMVL_CHECK(slots.scalar_type() == at::kInt && slots.numel() == pool.lengths.size(0) &&
-                   position.scalar_type() == at::kLong && position.numel() == 1,
-               "paged append: slots must be [streams] int32 and position [1] int64");
-  TRIMVL_CHECK(!log_beta.defined() || (pool.log_beta.defined() && log_beta.numel() == heads),
-               "paged append: log β for {} heads needs a log β pool", heads);
-  const at::Tensor kc = k.contiguous(), vc = v.contiguous();
-  const at::Tensor lb = log_beta.defined() ? log_beta.to(pool.keys.scalar_type()).contiguous() : at::Tensor();
-  cuda::PagedAppendArgs a;
-  a.dtype = kernel_dtype(k.scalar_type());
-  a.head_dim = static_cast<int>(d);
-  a.kv_heads = static_cast<int>(heads);
-  a.k = kc.data_ptr();
-  a.v = vc.data_ptr();
-  a.log_beta = lb.defined() ? lb.data_ptr() : nullptr;
-  a.keys = pool.keys.data_ptr();
-  a.values = pool.values.data_ptr();
-  a.positions = pool.positions.data_ptr<int64_t>();
-  a.log_beta_pool = lb.defined() ? pool.log_beta.data_ptr() : nullptr;
-  a.accumulated = pool.accumulated.defined() ? pool.accumulated.data_ptr<float>() : nullptr;
-  a.slots = slots.data_ptr<int32_t>();
-  a.lengths = pool.lengths.data_ptr<int32_t>();
-  a.position = position.data_ptr<int64_t>();
-  a.block_table = pool.block_table.data_ptr<int32_t>();
-  a.table_stride = pool.block_table.size(1);
-  a.first_stream = static_cast<int>(first_stream);
-  a.block_size = static_cast<int>(pool.block_size);
-  check_cuda(cuda::paged_append(a, static_cast<cudaStream_t>(current_stream(k.device()))), "paged append");
-#else
-  (void)pool, (void)first_stream, (void)k, (void)v, (void)log_beta, (void)slots, (void)position;
-  current_stream(c10::Device(c10::kCUDA));  // throws: no kernels in this build
-#endif
-}
-
 at::Tensor paged_decode_attention(const at::Tensor& q, const PagedView& pool, int64_t first_stream, int64_t kv_heads,
-                                  int64_t capacity, double scale, int64_t waves) {
+                                  int64_t capacity, double scale, int64_t waves, const AppendedToken* appended) {
 #ifdef TRIMVL_HAS_CUDA
   TRIMVL_CHECK(paged_decode_supported(q, kv_heads), "paged decode attention: no kernel for q {} {} over {} kv heads",
                q.sizes(), c10::toString(q.scalar_type()), kv_heads);
@@ -186,11 +143,43 @@ at::Tensor paged_decode_attention(const at::Tensor& q, const PagedView& pool, in
   a.partial_out = partial_out.defined() ? partial_out.data_ptr<float>() : nullptr;
   a.partial_ml = partial_ml.defined() ? partial_ml.data_ptr<float>() : nullptr;
   a.split_counters = partial_out.defined() ? counters.data_ptr<int32_t>() : nullptr;
+  at::Tensor k, v, log_beta;  // held until the launch: contiguous copies of the token's k and v
+  if (appended) {
+    const int64_t d = pool.keys.size(1);
+    TRIMVL_CHECK(appended->k.dim() == 2 && appended->k.size(0) == kv_heads && appended->k.size(1) == d &&
+                     appended->v.sizes() == appended->k.sizes() && appended->k.device() == q.device() &&
+                     appended->v.device() == q.device() && appended->k.scalar_type() == q.scalar_type() &&
+                     appended->v.scalar_type() == q.scalar_type(),
+                 "paged decode attention: the appended k and v must be [{}, {}] {} on {}, got {} and {}", kv_heads, d,
+                 c10::toString(q.scalar_type()), q.device().str(), appended->k.sizes(), appended->v.sizes());
+    TRIMVL_CHECK(appended->slots.is_cuda() && appended->slots.scalar_type() == at::kInt &&
+                     appended->slots.is_contiguous() && appended->slots.numel() == pool.lengths.size(0) &&
+                     appended->position.is_cuda() && appended->position.scalar_type() == at::kLong &&
+                     appended->position.numel() == 1,
+                 "paged decode attention: appended slots must be [{}] int32 and position [1] int64 on CUDA",
+                 pool.lengths.size(0));
+    TRIMVL_CHECK(!appended->log_beta.defined() || (pool.log_beta.defined() && appended->log_beta.numel() == kv_heads),
+                 "paged decode attention: log β for {} appended heads needs a log β pool", kv_heads);
+    k = appended->k.contiguous();
+    v = appended->v.contiguous();
+    log_beta = appended->log_beta.defined() ? appended->log_beta.to(pool.keys.scalar_type()).contiguous() : at::Tensor();
+    a.append.k = k.data_ptr();
+    a.append.v = v.data_ptr();
+    a.append.log_beta = log_beta.defined() ? log_beta.data_ptr() : nullptr;
+    a.append.slots = appended->slots.data_ptr<int32_t>();
+    a.append.position = appended->position.data_ptr<int64_t>();
+    a.append.keys = pool.keys.data_ptr();
+    a.append.values = pool.values.data_ptr();
+    a.append.positions = pool.positions.data_ptr<int64_t>();
+    a.append.log_beta_pool = log_beta.defined() ? pool.log_beta.data_ptr() : nullptr;
+    a.append.accumulated = pool.accumulated.defined() ? pool.accumulated.data_ptr<float>() : nullptr;
+    a.append.block_table = pool.block_table.data_ptr<int32_t>();
+  }
   check_cuda(cuda::paged_decode_attention(a, static_cast<cudaStream_t>(current_stream(q.device()))),
              "paged decode attention");
   return out;
 #else
-  (void)pool, (void)first_stream, (void)kv_heads, (void)capacity, (void)scale, (void)waves;
+  (void)pool, (void)first_stream, (void)kv_heads, (void)capacity, (void)scale, (void)waves, (void)appended;
   current_stream(q.device());  // throws: no kernels in this build
   return {};
 #endif

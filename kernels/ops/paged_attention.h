@@ -1,7 +1,7 @@
 #pragma once
 // The paged KV cache's CUDA kernels at the ATen level (kernels/cuda/paged_attention.h has the
-// launchers): append one token to each stream of a layer, and decode attention over the streams.
-// Both only read device memory that the caller staged — no host synchronisation, no allocation
+// launchers): decode attention over the streams of a layer, appending the step's token to each.
+// It only reads device memory that the caller staged — no host synchronisation, no allocation
 // beyond the caching allocator's — so a decode step made of them can be captured in a CUDA graph.
 // The ATen reference they must match is cache/paged_attention.h (tested on the device).
 #include <cstdint>
@@ -40,16 +40,23 @@ DecodeSplit decode_split(int64_t capacity, int64_t kv_heads, int64_t resident_ct
 // tensor, fp32/fp16/bf16, head_dim 64 or 128, 1, 2, 4 or 8 query heads per kv head.
 bool paged_decode_supported(const at::Tensor& q, int64_t kv_heads);
 
-// Writes the new token of streams first_stream .. first_stream + H_kv − 1: k, v [H_kv, D];
-// log_beta [H_kv] or undefined; slots [streams] int32 (each stream's slot for it); position [1]
-// int64. A slot that opens a block is entered into block_table (see kernels/cuda/paged_attention.h).
-void paged_append(const PagedView& pool, int64_t first_stream, const at::Tensor& k, const at::Tensor& v,
-                  const at::Tensor& log_beta, const at::Tensor& slots, const at::Tensor& position);
+// The token a decode step appends to each of the layer's streams, first_stream .. first_stream +
+// H_kv − 1: k, v [H_kv, D]; log_beta [H_kv] or undefined; slots [streams] int32 (each stream's slot
+// for it); position [1] int64. The decode launch writes it to the pool, entering a slot that opens a
+// block into block_table (kernels/cuda/paged_attention.h), and attends to it from k and v.
+struct AppendedToken {
+  at::Tensor k, v, log_beta, slots, position;
+};
 
 // softmax(q·kᵀ·scale)·v of each query head over its kv head's stream: q [H_q, D] → [H_q, D].
-// Every stream's length must be in [1, capacity]. `waves` sets the split-K shape (decode_split);
-// benchmarks sweep it.
+// Every stream's length must be in [1, capacity], counting `appended` when given. `waves` sets the
+// split-K shape (decode_split); benchmarks sweep it. The launch is a programmatic dependent
+// (kernels/cuda/dependent_launch.cuh) that reads the lengths, the table and the cached tokens
+// before the kernel ahead of it in the stream has finished: that kernel must not write them (in a
+// decode step it is the q/k-norm + RoPE; two launches over the same streams need a kernel or a
+// synchronisation between them).
 at::Tensor paged_decode_attention(const at::Tensor& q, const PagedView& pool, int64_t first_stream, int64_t kv_heads,
-                                  int64_t capacity, double scale, int64_t waves = kDecodeWaves);
+                                  int64_t capacity, double scale, int64_t waves = kDecodeWaves,
+                                  const AppendedToken* appended = nullptr);
 
 }  // namespace trimvl::ops

@@ -152,36 +152,55 @@ TEST(PagedDecodeGpu, UnsupportedShapesAreRefusedNotMiscomputed) {
   EXPECT_TRUE(ops::paged_decode_supported(at::zeros({4, 128}, cuda), 2));
 }
 
-TEST(PagedDecodeGpu, AppendWritesTheTokenAndOpensBlocks) {
+// The decode launch appends the step's token as it attends (the cache's decode path): the token's
+// key, value, position and log β land in its slot, a slot that opens a block enters the device table
+// (where the entry was -1), a mid-block one leaves the table as it was — and the attention equals the
+// reference over the pool with the token in it, though that slot held other values before the
+// launch. Streams of one range and of several (the token in the last, alone in it for one stream).
+TEST(PagedDecodeGpu, DecodeAppendsTheTokenAndAttendsToIt) {
   TRIMVL_REQUIRE_CUDA();
   at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(5);
-  const int64_t dim = 128, heads = 2;
-  // Layer 1's streams (2, 3): one appends mid-block, one opens a new block.
-  const std::vector<int64_t> after = {3, 9, 21, 17};
-  Pool p = make_pool(after, dim, at::kBFloat16, 256, gen);
-  const auto cuda = at::TensorOptions().device(at::kCUDA);
-  const std::vector<int32_t> fresh_block = {p.tables[3].back()};
-  // Stream 3's new block is not in the device table yet: the append must enter it.
-  p.view.block_table[3][1].fill_(-1);
-  std::vector<int32_t> slots(after.size(), 0);
-  for (size_t s = 0; s < after.size(); ++s)
-    slots[s] = p.tables[s][static_cast<size_t>((after[s] - 1) / kBlock)] * static_cast<int32_t>(kBlock) +
-               static_cast<int32_t>((after[s] - 1) % kBlock);
-  const at::Tensor slot_tensor = at::tensor(slots, at::kInt).to(at::kCUDA);
-  const at::Tensor k = at::randn({heads, dim}, gen).to(cuda.dtype(at::kBFloat16));
-  const at::Tensor v = at::randn({heads, dim}, gen).to(cuda.dtype(at::kBFloat16));
-  const at::Tensor log_beta = at::randn({heads}, gen).to(cuda.dtype(at::kBFloat16));
-  const at::Tensor position = at::full({1}, 1234, cuda.dtype(at::kLong));
-  ops::paged_append(p.view, 2, k, v, log_beta, slot_tensor, position);
-  for (int64_t h = 0; h < heads; ++h) {
-    const int64_t slot = slots[static_cast<size_t>(2 + h)];
-    EXPECT_TRUE(at::equal(p.view.keys[slot], k[h]));
-    EXPECT_TRUE(at::equal(p.view.values[slot], v[h]));
-    EXPECT_EQ(p.view.positions[slot].item<int64_t>(), 1234);
-    EXPECT_TRUE(at::equal(p.view.log_beta[slot], log_beta[h]));
+  const int64_t dim = 128, heads = 4, group = 4, first = 4, capacity = 512;
+  // Layer 1's streams (4..7): mid-block, opening a block, mid-block over five ranges, opening a
+  // block that is the third range's only token.
+  const std::vector<int64_t> after = {3, 9, 21, 40, 21, 17, 300, 129};
+  for (const bool gated : {true, false}) {
+    SCOPED_TRACE(gated ? "with log β" : "without log β");
+    Pool p = make_pool(after, dim, at::kBFloat16, capacity, gen);
+    const auto cuda = at::TensorOptions().device(at::kCUDA);
+    for (const int s : {5, 7}) p.view.block_table[s][(after[static_cast<size_t>(s)] - 1) / kBlock].fill_(-1);
+    std::vector<int32_t> slots(after.size(), 0);
+    for (size_t s = 0; s < after.size(); ++s)
+      slots[s] = p.tables[s][static_cast<size_t>((after[s] - 1) / kBlock)] * static_cast<int32_t>(kBlock) +
+                 static_cast<int32_t>((after[s] - 1) % kBlock);
+    const ops::AppendedToken token{.k = at::randn({heads, dim}, gen).to(cuda.dtype(at::kBFloat16)),
+                                   .v = at::randn({heads, dim}, gen).to(cuda.dtype(at::kBFloat16)),
+                                   .log_beta = gated ? at::randn({heads}, gen).to(cuda.dtype(at::kBFloat16)) : at::Tensor(),
+                                   .slots = at::tensor(slots, at::kInt).to(at::kCUDA),
+                                   .position = at::full({1}, 1234, cuda.dtype(at::kLong))};
+    const at::Tensor log_beta_before = p.view.log_beta.clone();
+    const at::Tensor q = at::randn({heads * group, dim}, gen).to(cuda.dtype(at::kBFloat16));
+    const double scale = 1.0 / std::sqrt(static_cast<double>(dim));
+    const at::Tensor got =
+        ops::paged_decode_attention(q, p.view, first, heads, capacity, scale, ops::kDecodeWaves, &token);
+    for (int64_t h = 0; h < heads; ++h) {
+      const int64_t slot = slots[static_cast<size_t>(first + h)];
+      EXPECT_TRUE(at::equal(p.view.keys[slot], token.k[h]));
+      EXPECT_TRUE(at::equal(p.view.values[slot], token.v[h]));
+      EXPECT_EQ(p.view.positions[slot].item<int64_t>(), 1234);
+      EXPECT_TRUE(at::equal(p.view.log_beta[slot], gated ? token.log_beta[h] : log_beta_before[slot]));
+    }
+    EXPECT_EQ(p.view.block_table[5][1].item<int32_t>(), p.tables[5][1]);    // 17 tokens: opened (was -1)
+    EXPECT_EQ(p.view.block_table[7][8].item<int32_t>(), p.tables[7][8]);    // 129 tokens: opened (was -1)
+    EXPECT_EQ(p.view.block_table[4][1].item<int32_t>(), p.tables[4][1]);    // mid-block: unchanged
+    EXPECT_EQ(p.view.block_table[6][18].item<int32_t>(), p.tables[6][18]);  // mid-block: unchanged
+    const auto [keys, values] = gather(p, after, first, heads);
+    const std::vector<int64_t> rows(after.begin() + first, after.end());
+    const at::Tensor want = attend_new_tokens(q.unsqueeze(0).to(at::kDouble), keys.to(at::kDouble),
+                                              values.to(at::kDouble), rows, scale)
+                                .squeeze(0);
+    EXPECT_LT(relative_error(got, want), 8e-3);
   }
-  EXPECT_EQ(p.view.block_table[3][1].item<int32_t>(), fresh_block.front());
-  EXPECT_EQ(p.view.block_table[2][1].item<int32_t>(), p.tables[2][1]);  // mid-block: unchanged
 }
 
 }  // namespace
