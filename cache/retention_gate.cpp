@@ -45,10 +45,10 @@ RetentionGate::RetentionGate(const GateLayer& layer, c10::ScalarType dtype, c10:
   weights_.out_bias = place(layer.out_bias, dtype, device);
 }
 
-// The reference's ops, one for one: nn.Linear is at::linear (a decode step's one token on CUDA:
-// ops::gemv, which also adds the bias before its one rounding; addmm with its bias on the flattened
-// tokens, as for the reference's contiguous [1, T, H] input), ACT2FN["silu"] is at::silu, the
-// separate bias a broadcast add after the bias-free out projection, F.logsigmoid is
+// The reference's ops, one for one: nn.Linear is at::linear (addmm with its bias on the flattened
+// tokens, as for the reference's contiguous [1, T, H] input; a decode step's one token on CUDA goes
+// through ops::gemv, which likewise adds the bias before its one rounding), ACT2FN["silu"] is
+// at::silu, the separate bias a broadcast add after the bias-free out projection, F.logsigmoid is
 // at::log_sigmoid. Each rounds to the model dtype where the reference's does, so bf16 matches.
 at::Tensor RetentionGate::operator()(const at::Tensor& x) const {
   const auto& first = weights_.hidden.front().weight;

@@ -6,11 +6,17 @@
 // release_dependents() (or exited): it does first what reads nothing a previous kernel writes —
 // a projection's first weight loads — and then waits for the predecessor's completion and memory.
 //
-// The contract for a kernel launched so: every thread calls wait_for_producers() before it reads or
-// writes memory that an earlier kernel of the stream may read or write (activations, the cache,
-// buffers the allocator hands on), and before it exits, so that a grid is complete only after its
-// producers are (a later kernel waits on this one alone). Kernels launched without it are ordinary
-// stream-ordered launches; both kinds mix in one stream and in CUDA graph captures.
+// The contract for a kernel launched so:
+// - it calls release_dependents() only after wait_for_producers(), so that when a kernel starts,
+//   every kernel of the stream before its predecessor has completed;
+// - before its wait it reads only memory its predecessor does not write (weights; for the decode
+//   attention, the cache, which the RoPE before it leaves alone) and writes only registers and
+//   shared memory — never global memory, which an earlier kernel may still read (buffers the
+//   allocator hands on);
+// - every thread waits before it exits, so that a grid is complete only after its producers are
+//   (a later kernel waits on this one alone).
+// Kernels launched without it are ordinary stream-ordered launches, which ATen's are; both kinds mix
+// in one stream and in CUDA graph captures.
 #include <cuda_runtime.h>
 
 #include <utility>
@@ -36,9 +42,8 @@ cudaError_t launch_dependent(void (*kernel)(Params...), dim3 grid, dim3 block, s
   config.stream = stream;
   config.attrs = &attribute;
   config.numAttrs = 1;
-  if (const cudaError_t status = cudaLaunchKernelEx(&config, kernel, std::forward<Args>(args)...); status != cudaSuccess)
-    return status;
-  return cudaGetLastError();
+  const cudaError_t status = cudaLaunchKernelEx(&config, kernel, std::forward<Args>(args)...);
+  return status != cudaSuccess ? status : cudaGetLastError();
 }
 
 }  // namespace trimvl::cuda

@@ -80,7 +80,9 @@ cudaError_t launch(const RmsNormArgs& a, cudaStream_t stream) {
   const int threads = pieces < kMaxThreads ? (pieces + 31) / 32 * 32 : kMaxThreads;
   const int items = (pieces + threads - 1) / threads;
   const dim3 grid(static_cast<unsigned>(a.rows));
-  const auto kernel = items == 1 ? rms_norm_kernel<T, 1> : items == 2 ? rms_norm_kernel<T, 2> : rms_norm_kernel<T, kMaxItems>;
+  const auto kernel = items == 1   ? rms_norm_kernel<T, 1>
+                      : items == 2 ? rms_norm_kernel<T, 2>
+                                   : rms_norm_kernel<T, kMaxItems>;
   return launch_dependent(kernel, grid, threads, 0, stream, a);
 }
 

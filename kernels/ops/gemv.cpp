@@ -66,8 +66,9 @@ at::Tensor launch(const at::Tensor& x, const at::Tensor& weight, const at::Tenso
 }  // namespace
 
 at::Tensor gemv(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, const at::Tensor& residual) {
-  TRIMVL_CHECK(gemv_supported(x, weight, bias, residual), "gemv: no CUDA kernel for x {}, weight {}, bias {}, residual {}",
-               describe(x), describe(weight), describe(bias), describe(residual));
+  TRIMVL_CHECK(gemv_supported(x, weight, bias, residual),
+               "gemv: no CUDA kernel for x {}, weight {}, bias {}, residual {}", describe(x), describe(weight),
+               describe(bias), describe(residual));
   return launch(x, weight, bias, residual, weight.size(0), false);
 }
 

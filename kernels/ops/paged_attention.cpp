@@ -162,7 +162,7 @@ at::Tensor paged_decode_attention(const at::Tensor& q, const PagedView& pool, in
                  "paged decode attention: log β for {} appended heads needs a log β pool", kv_heads);
     k = appended->k.contiguous();
     v = appended->v.contiguous();
-    log_beta = appended->log_beta.defined() ? appended->log_beta.to(pool.keys.scalar_type()).contiguous() : at::Tensor();
+    if (appended->log_beta.defined()) log_beta = appended->log_beta.to(pool.keys.scalar_type()).contiguous();
     a.append.k = k.data_ptr();
     a.append.v = v.data_ptr();
     a.append.log_beta = log_beta.defined() ? log_beta.data_ptr() : nullptr;

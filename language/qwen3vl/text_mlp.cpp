@@ -25,7 +25,8 @@ TextMlp::TextMlp(const TextConfig& config, const io::WeightLoader::Scope& mlp)
 
 at::Tensor TextMlp::operator()(const at::Tensor& x) const {
   // A decode step's token: the projection and the activation are one launch.
-  if (ops::gemv_silu_mul_supported(x, gate_up_proj_)) return ops::linear(ops::gemv_silu_mul(x, gate_up_proj_), down_proj_);
+  if (ops::gemv_silu_mul_supported(x, gate_up_proj_))
+    return ops::linear(ops::gemv_silu_mul(x, gate_up_proj_), down_proj_);
   const at::Tensor gate_up = at::linear(x, gate_up_proj_);
   const at::Tensor gate = gate_up.narrow(-1, 0, intermediate_), up = gate_up.narrow(-1, intermediate_, intermediate_);
   if (ops::silu_mul_supported(gate, up)) return at::linear(ops::silu_mul(gate, up), down_proj_);

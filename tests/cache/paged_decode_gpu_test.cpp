@@ -175,7 +175,8 @@ TEST(PagedDecodeGpu, DecodeAppendsTheTokenAndAttendsToIt) {
                  static_cast<int32_t>((after[s] - 1) % kBlock);
     const ops::AppendedToken token{.k = at::randn({heads, dim}, gen).to(cuda.dtype(at::kBFloat16)),
                                    .v = at::randn({heads, dim}, gen).to(cuda.dtype(at::kBFloat16)),
-                                   .log_beta = gated ? at::randn({heads}, gen).to(cuda.dtype(at::kBFloat16)) : at::Tensor(),
+                                   .log_beta = gated ? at::randn({heads}, gen).to(cuda.dtype(at::kBFloat16))
+                                                     : at::Tensor(),
                                    .slots = at::tensor(slots, at::kInt).to(at::kCUDA),
                                    .position = at::full({1}, 1234, cuda.dtype(at::kLong))};
     const at::Tensor log_beta_before = p.view.log_beta.clone();
