@@ -64,6 +64,43 @@ void check_view(const PagedView& pool, const at::Tensor& like) {
                    pool.lengths.dim() == 1 && pool.lengths.size(0) == pool.block_table.size(0),
                "paged kernels: block table must be [streams, width] int32 and lengths [streams] int32");
 }
+// The appended token checked against the pool and the query, as the kernel's arguments; the
+// tensors those point into are held here (contiguous copies, or the caller's own).
+struct StagedAppend {
+  cuda::PagedAppend args;
+  at::Tensor k, v, log_beta;
+};
+
+StagedAppend stage_append(const AppendedToken& t, const PagedView& pool, const at::Tensor& q, int64_t kv_heads) {
+  const int64_t d = pool.keys.size(1), streams = pool.lengths.size(0);
+  TRIMVL_CHECK(t.k.dim() == 2 && t.k.size(0) == kv_heads && t.k.size(1) == d && t.v.sizes() == t.k.sizes() &&
+                   t.k.device() == q.device() && t.v.device() == q.device() && t.k.scalar_type() == q.scalar_type() &&
+                   t.v.scalar_type() == q.scalar_type(),
+               "paged decode attention: the appended k and v must be [{}, {}] {} on {}, got {} and {}", kv_heads, d,
+               c10::toString(q.scalar_type()), q.device().str(), t.k.sizes(), t.v.sizes());
+  TRIMVL_CHECK(t.slots.is_cuda() && t.slots.scalar_type() == at::kInt && t.slots.is_contiguous() &&
+                   t.slots.numel() == streams && t.position.is_cuda() && t.position.scalar_type() == at::kLong &&
+                   t.position.numel() == 1,
+               "paged decode attention: appended slots must be [{}] int32 and position [1] int64 on CUDA", streams);
+  TRIMVL_CHECK(!t.log_beta.defined() || (pool.log_beta.defined() && t.log_beta.numel() == kv_heads),
+               "paged decode attention: log β for {} appended heads needs a log β pool", kv_heads);
+  StagedAppend s;
+  s.k = t.k.contiguous();
+  s.v = t.v.contiguous();
+  if (t.log_beta.defined()) s.log_beta = t.log_beta.to(pool.keys.scalar_type()).contiguous();
+  s.args.k = s.k.data_ptr();
+  s.args.v = s.v.data_ptr();
+  s.args.log_beta = s.log_beta.defined() ? s.log_beta.data_ptr() : nullptr;
+  s.args.slots = t.slots.data_ptr<int32_t>();
+  s.args.position = t.position.data_ptr<int64_t>();
+  s.args.keys = pool.keys.data_ptr();
+  s.args.values = pool.values.data_ptr();
+  s.args.positions = pool.positions.data_ptr<int64_t>();
+  s.args.log_beta_pool = s.log_beta.defined() ? pool.log_beta.data_ptr() : nullptr;
+  s.args.accumulated = pool.accumulated.defined() ? pool.accumulated.data_ptr<float>() : nullptr;
+  s.args.block_table = pool.block_table.data_ptr<int32_t>();
+  return s;
+}
 #endif
 
 }  // namespace
@@ -143,38 +180,9 @@ at::Tensor paged_decode_attention(const at::Tensor& q, const PagedView& pool, in
   a.partial_out = partial_out.defined() ? partial_out.data_ptr<float>() : nullptr;
   a.partial_ml = partial_ml.defined() ? partial_ml.data_ptr<float>() : nullptr;
   a.split_counters = partial_out.defined() ? counters.data_ptr<int32_t>() : nullptr;
-  at::Tensor k, v, log_beta;  // held until the launch: contiguous copies of the token's k and v
-  if (appended) {
-    const int64_t d = pool.keys.size(1);
-    TRIMVL_CHECK(appended->k.dim() == 2 && appended->k.size(0) == kv_heads && appended->k.size(1) == d &&
-                     appended->v.sizes() == appended->k.sizes() && appended->k.device() == q.device() &&
-                     appended->v.device() == q.device() && appended->k.scalar_type() == q.scalar_type() &&
-                     appended->v.scalar_type() == q.scalar_type(),
-                 "paged decode attention: the appended k and v must be [{}, {}] {} on {}, got {} and {}", kv_heads, d,
-                 c10::toString(q.scalar_type()), q.device().str(), appended->k.sizes(), appended->v.sizes());
-    TRIMVL_CHECK(appended->slots.is_cuda() && appended->slots.scalar_type() == at::kInt &&
-                     appended->slots.is_contiguous() && appended->slots.numel() == pool.lengths.size(0) &&
-                     appended->position.is_cuda() && appended->position.scalar_type() == at::kLong &&
-                     appended->position.numel() == 1,
-                 "paged decode attention: appended slots must be [{}] int32 and position [1] int64 on CUDA",
-                 pool.lengths.size(0));
-    TRIMVL_CHECK(!appended->log_beta.defined() || (pool.log_beta.defined() && appended->log_beta.numel() == kv_heads),
-                 "paged decode attention: log β for {} appended heads needs a log β pool", kv_heads);
-    k = appended->k.contiguous();
-    v = appended->v.contiguous();
-    if (appended->log_beta.defined()) log_beta = appended->log_beta.to(pool.keys.scalar_type()).contiguous();
-    a.append.k = k.data_ptr();
-    a.append.v = v.data_ptr();
-    a.append.log_beta = log_beta.defined() ? log_beta.data_ptr() : nullptr;
-    a.append.slots = appended->slots.data_ptr<int32_t>();
-    a.append.position = appended->position.data_ptr<int64_t>();
-    a.append.keys = pool.keys.data_ptr();
-    a.append.values = pool.values.data_ptr();
-    a.append.positions = pool.positions.data_ptr<int64_t>();
-    a.append.log_beta_pool = log_beta.defined() ? pool.log_beta.data_ptr() : nullptr;
-    a.append.accumulated = pool.accumulated.defined() ? pool.accumulated.data_ptr<float>() : nullptr;
-    a.append.block_table = pool.block_table.data_ptr<int32_t>();
-  }
+  // Holds the contiguous copies the kernel reads until the launch.
+  const StagedAppend staged = appended ? stage_append(*appended, pool, q, kv_heads) : StagedAppend{};
+  a.append = staged.args;
   check_cuda(cuda::paged_decode_attention(a, static_cast<cudaStream_t>(current_stream(q.device()))),
              "paged decode attention");
   return out;
