@@ -50,6 +50,13 @@ if want bench; then
   step bench build-gpu/app/trimvl bench --device cuda --contexts 1024,8192,32768 --decode-tokens 256 \
     --kv-policy dbtrimkv --kv-budget 512 --kv-buffer 128 --hf-baseline --json "$out/bench.json" --profile /tmp/profile
   cp /tmp/profile/*.txt "$out/" 2>/dev/null || true  # the traces themselves are too large to bring back
+  for trace in /tmp/profile/decode-*.json /tmp/profile/ttft-*.json; do
+    [[ -f "$trace" ]] || continue
+    name=$(basename "$trace" .json)
+    steps=1 gaps=12
+    [[ $name == decode-* ]] && steps=32 gaps=0
+    step "timeline-$name" tests/gpu/trace_timeline.py "$trace" --steps "$steps" --gaps "$gaps"
+  done
 fi
 want long && step bench_128k build-gpu/app/trimvl bench --device cuda --contexts 1024,131072 --decode-tokens 256 \
   --kv-policy dbtrimkv --kv-budget 512 --kv-buffer 128 --policy-only --json "$out/bench_128k.json"
