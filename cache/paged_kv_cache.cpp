@@ -135,6 +135,7 @@ struct PagedKvCache::Impl {
   int64_t pending = -1;
   std::vector<bool> attended;
   std::vector<int32_t> forward_blocks;  // taken by this forward, in order
+  at::Tensor new_positions;             // [H_kv · T] its tokens' stream positions, per stream of a layer
   std::optional<bool> gated_before;
   std::vector<Window> next_windows;
   std::vector<Mass> masses;
@@ -197,26 +198,26 @@ struct PagedKvCache::Impl {
   int layer_heads() const { return options.num_kv_heads; }
   const c10::Device& device() const { return options.device; }
 
-  // [count, width] block ids of streams first.., padded with block 0 (a valid block, so that
-  // padded reads stay in bounds; what they read is masked).
-  at::Tensor table_tensor(int first, int count, int64_t width) const {
-    at::Tensor table = at::zeros({count, std::max<int64_t>(width, 1)}, at::kLong);
-    int64_t* out = table.data_ptr<int64_t>();
+  // Row-major [count, width] slots of the first `width` entries of streams first.. (entries past a
+  // stream's blocks point into block 0: a valid block, so padded reads stay in bounds; what they
+  // read is masked), appended to `out`. Built on the host: one upload instead of a table upload and
+  // a handful of index kernels per layer, which made a long prefill's layers wait on the host.
+  void padded_slots_into(std::vector<int64_t>& out, int first, int count, int64_t width) const {
+    const int64_t bs = block_size();
     for (int i = 0; i < count; ++i) {
       const auto& blocks = tables[static_cast<size_t>(first + i)];
-      const int64_t n = std::min<int64_t>(width, static_cast<int64_t>(blocks.size()));
-      std::copy_n(blocks.begin(), n, out + i * table.size(1));
+      for (int64_t j = 0; j < width; ++j) {
+        const auto b = static_cast<size_t>(j / bs);
+        out.push_back((b < blocks.size() ? int64_t{blocks[b]} : 0) * bs + j % bs);
+      }
     }
-    return ops::to_device_async(table, device());
   }
 
-  // [count, width] slots of the first `width` entries of streams first.. (entries past a stream's
-  // blocks point into block 0).
   at::Tensor padded_slots(int first, int count, int64_t width) const {
-    const int64_t bs = block_size();
-    const at::Tensor table = table_tensor(first, count, ceil_div(width, bs));
-    const at::Tensor j = at::arange(width, longs(device()));
-    return table.index_select(1, j.div(bs, "floor")).mul_(bs).add_(j.remainder(bs));
+    std::vector<int64_t> host;
+    host.reserve(static_cast<size_t>(count * width));
+    padded_slots_into(host, first, count, width);
+    return ops::to_device_async(at::tensor(host, at::kLong), device()).view({count, width});
   }
 
   // [Σ counts] the slots of the first counts[i] tokens of streams first + i, stream-major. The host
@@ -240,6 +241,12 @@ struct PagedKvCache::Impl {
     const Packing p = pack(counts, device());
     const at::Tensor block = blocks.index_select(0, starts.index_select(0, p.row).add_(p.offset.div(bs, "floor")));
     return block.mul_(bs).add_(p.offset.remainder(bs));
+  }
+
+  // The same for every layer, so made once a forward.
+  const at::Tensor& forward_positions(int64_t t, int64_t h) {
+    if (!new_positions.defined()) new_positions = at::arange(seen, seen + t, longs(device())).repeat({h});
+    return new_positions;
   }
 
   std::vector<int64_t> layer_lengths(int layer, int64_t extra) const {
@@ -329,21 +336,32 @@ struct PagedKvCache::Impl {
     attended[static_cast<size_t>(layer)] = true;
     scales[static_cast<size_t>(layer)] = scale;
 
-    // Append: new token j of stream i goes to entry lengths[i] + j of its row.
+    // Append: new token j of stream i goes to entry lengths[i] + j of its row. Streams that held
+    // nothing before (a first forward) are their new tokens alone: those are attended as given,
+    // and only their slots are uploaded.
     const int64_t width = *std::max_element(rows.begin(), rows.end());
-    const at::Tensor slots = padded_slots(first, static_cast<int>(h), width);  // [H_kv, W]
-    const at::Tensor retained = ops::to_device_async(at::tensor(layer_lengths(layer, 0), at::kLong), device());
-    const at::Tensor fresh = slots.gather(1, retained.view({h, 1}) + at::arange(t, longs(device())).view({1, t})).view(-1);
-    pool.keys().index_copy_(0, fresh, k.transpose(0, 1).reshape({h * t, d}));
-    pool.values().index_copy_(0, fresh, v.transpose(0, 1).reshape({h * t, d}));
-    pool.positions().index_copy_(0, fresh, at::arange(seen, seen + t, longs(device())).repeat({h}));
+    const bool only_new = std::all_of(rows.begin(), rows.end(), [&](int64_t r) { return r == t; });
+    std::vector<int64_t> host;  // [H_kv, W] padded slots unless only_new, then [H_kv, T] the new tokens'
+    host.reserve(static_cast<size_t>(h * (only_new ? t : width + t)));
+    padded_slots_into(host, first, static_cast<int>(h), width);
+    if (!only_new)
+      for (int64_t i = 0; i < h; ++i)
+        for (int64_t j = 0; j < t; ++j)
+          host.push_back(host[static_cast<size_t>(i * width + rows[static_cast<size_t>(i)] - t + j)]);
+    const at::Tensor uploaded = ops::to_device_async(at::tensor(host, at::kLong), device());
+    const at::Tensor fresh = only_new ? uploaded : uploaded.narrow(0, h * width, h * t);
+    // [H_kv, T, D]: the rows a gather of an empty stream's slots would give.
+    const at::Tensor new_keys = k.transpose(0, 1).contiguous(), new_values = v.transpose(0, 1).contiguous();
+    pool.keys().index_copy_(0, fresh, new_keys.view({h * t, d}));
+    pool.values().index_copy_(0, fresh, new_values.view({h * t, d}));
+    pool.positions().index_copy_(0, fresh, forward_positions(t, h));
     if (log_beta.defined())
       pool.log_beta().index_copy_(0, fresh, log_beta.transpose(0, 1).reshape({h * t}).to(options.dtype));
     if (needs.accumulate) pool.accumulated().index_fill_(0, fresh, 0.0);
 
-    const at::Tensor flat = slots.view(-1);
-    const at::Tensor keys = pool.keys().index_select(0, flat).view({h, width, d});
-    const at::Tensor values = pool.values().index_select(0, flat).view({h, width, d});
+    const at::Tensor flat = uploaded.narrow(0, 0, h * width);
+    const at::Tensor keys = only_new ? new_keys : pool.keys().index_select(0, flat).view({h, width, d});
+    const at::Tensor values = only_new ? new_values : pool.values().index_select(0, flat).view({h, width, d});
     at::Tensor out = attend_new_tokens(q, keys, values, rows, scale);
 
     if (needs.accumulate) {
@@ -575,6 +593,7 @@ struct PagedKvCache::Impl {
     lengths = held;
     pending = -1;
     forward_blocks.clear();
+    new_positions = at::Tensor();
     std::fill(attended.begin(), attended.end(), false);
     if (needs.window > 0) windows.swap(next_windows);
     if (needs.accumulate)
@@ -644,6 +663,7 @@ struct PagedKvCache::Impl {
     std::reverse(forward_blocks.begin(), forward_blocks.end());
     pool.give_back(forward_blocks);
     forward_blocks.clear();
+    new_positions = at::Tensor();
     tokens.resize(static_cast<size_t>(seen));
     gated = gated_before;
     pending = -1;

@@ -4,6 +4,7 @@
 
 #include <ATen/ATen.h>
 
+#include "kernels/ops/cuda_support.h"
 #include "kernels/runtime/error.h"
 
 namespace trimvl::cache {
@@ -41,12 +42,8 @@ void check_candidates(const Candidates& c, const at::Tensor& scores) {
 }
 
 at::Tensor stream_lengths(const Candidates& c) {
-  const at::Tensor host = at::tensor(c.lengths, at::kLong);
-  const at::Device device = stream_ids(c).device();
-  if (device.is_cpu()) return host;
-  // A pageable host-to-device copy would wait for the device; a pinned one is queued behind the
-  // work already on the stream.
-  return host.pin_memory().to(device, /*non_blocking=*/true);
+  // Queued behind the work already on the stream, not waiting for it.
+  return ops::to_device_async(at::tensor(c.lengths, at::kLong), stream_ids(c).device());
 }
 
 at::Tensor index_in_stream(const Candidates& c) {
