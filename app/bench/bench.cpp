@@ -251,7 +251,7 @@ class PolicyBench {
     frame.source = "synthetic frame";
     synchronize(s_.device);
     const auto start = Clock::now();
-    const auto processed = vision::qwen3vl::process_image(frame, image_processor(s_.vision_config));
+    const auto processed = vision::qwen3vl::process_image(frame, image_processor(s_.vision_config), s_.device);
     r.preprocess_s = seconds_since(start);
     const auto encode_start = Clock::now();
     const auto encoded = s_.vision->forward(processed.pixel_values, {processed.grid});

@@ -344,7 +344,7 @@ MediaSet Pipeline::encode_items(const std::vector<const Part*>& parts, Part::Kin
   MediaSet set;
   for (const Part* part : parts) {
     if (kind == Part::Kind::Image) {
-      auto processed = vision::qwen3vl::process_image(load_media(part->path), image_config_);
+      auto processed = vision::qwen3vl::process_image(load_media(part->path), image_config_, device_);
       pixels.push_back(std::move(processed.pixel_values));
       grids.push_back(processed.grid);
       set.image_inputs.push_back({prompt_grid(processed.grid)});
@@ -358,7 +358,7 @@ MediaSet Pipeline::encode_items(const std::vector<const Part*>& parts, Part::Kin
         config.max_frames = *part->max_frames;
         config.min_frames = std::min(config.min_frames, *part->max_frames);
       }
-      auto processed = vision::qwen3vl::process_video(load_media(part->path), config);
+      auto processed = vision::qwen3vl::process_video(load_media(part->path), config, device_);
       pixels.push_back(std::move(processed.pixel_values));
       grids.push_back(processed.grid);
       set.video_inputs.push_back({prompt_grid(processed.grid), processed.timestamps_s});

@@ -2,11 +2,14 @@
 // the 4B's head_dim: images of two sizes and a video in one call. Skips where no CUDA device exists.
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "kernels/runtime/dtype.h"
 #include "tests/support/golden.h"
 #include "tests/support/test_env.h"
 #include "tests/vision/qwen3vl_checkpoint.h"
+#include "vision/qwen3vl/image_processor.h"
+#include "vision/qwen3vl/video_processor.h"
 #include "vision/qwen3vl/vision_model.h"
 
 namespace trimvl::vision::qwen3vl {
@@ -58,6 +61,38 @@ TEST(Qwen3VLVisionGpu, Bfloat16TracksFloat32) {
   // bf16 keeps 8 significant bits: after 4 blocks and a merger, within 5% of each value plus 5% of
   // the output's largest magnitude (an H100 gave 2% of the largest at most).
   c.expect_close(out, 0.05, 0.05);
+}
+
+// The processors make pixel values on the device with the CPU's bits: an image at its own size (the
+// bench's case: only the uint8 frame is uploaded), one the CPU resizes first, and a video whose odd
+// frame count is padded on the device.
+TEST(Qwen3VLVisionGpu, ProcessorsOnTheDeviceGiveTheCpuBits) {
+  TRIMVL_REQUIRE_CUDA();
+  const nlohmann::json hub = {{"size", {{"longest_edge", 16777216}, {"shortest_edge", 65536}}},
+                              {"patch_size", 16},
+                              {"temporal_patch_size", 2},
+                              {"merge_size", 2},
+                              {"image_mean", {0.48145466, 0.4578275, 0.40821073}},
+                              {"image_std", {0.26862954, 0.26130258, 0.27577711}}};
+  const ImageProcessorConfig image = parse_image_processor_config(hub, "preprocessor_config.json");
+  at::Generator gen = at::detail::createCPUGenerator(3);
+  for (const auto& [h, w] : {std::pair<int64_t, int64_t>{256, 320}, {250, 301}}) {
+    Frames frame;
+    frame.rgb = at::randint(0, 256, {1, h, w, 3}, gen, at::kByte);
+    const ProcessedImage cpu = process_image(frame, image);
+    const ProcessedImage cuda = process_image(frame, image, at::kCUDA);
+    EXPECT_TRUE(cuda.pixel_values.is_cuda());
+    EXPECT_EQ(cuda.grid, cpu.grid);
+    EXPECT_TRUE(at::equal(cuda.pixel_values.cpu(), cpu.pixel_values)) << h << " x " << w;
+  }
+  nlohmann::json video_json = hub;
+  video_json["size"] = {{"longest_edge", 25165824}, {"shortest_edge", 4096}};
+  const VideoProcessorConfig video = parse_video_processor_config(video_json, "video_preprocessor_config.json");
+  const at::Tensor frames = at::randint(0, 256, {5, 64, 96, 3}, gen, at::kByte);
+  const ProcessedVideo cpu = process_sampled_video(frames, {0, 1, 2, 3, 4}, 2.0, video);
+  const ProcessedVideo cuda = process_sampled_video(frames, {0, 1, 2, 3, 4}, 2.0, video, at::kCUDA);
+  EXPECT_EQ(cuda.grid, cpu.grid);
+  EXPECT_TRUE(at::equal(cuda.pixel_values.cpu(), cpu.pixel_values));
 }
 
 }  // namespace

@@ -17,7 +17,7 @@ at::Tensor per_channel(const std::vector<double>& values) {
 
 }  // namespace
 
-Patches patchify(const at::Tensor& frames, ImageSize size, const PatchSettings& s) {
+Patches patchify(const at::Tensor& frames, ImageSize size, const PatchSettings& s, c10::Device device) {
   TRIMVL_CHECK_ARG(frames.defined() && frames.dim() == 4 && frames.size(3) == 3 && frames.size(0) > 0 &&
                        frames.scalar_type() == at::kByte && frames.is_cpu(),
                    "expected uint8 RGB frames [T, H, W, 3] on the CPU with T >= 1, got {} {} on {}",
@@ -40,13 +40,18 @@ Patches patchify(const at::Tensor& frames, ImageSize size, const PatchSettings& 
                    "resizing {} frame(s) to {} x {} needs {} pixels, more than the limit of {}", groups * tp,
                    size.height, size.width, groups * tp * size.pixels(), kMaxPatchedPixels);
 
-  // HF hands torchvision contiguous NCHW frames; so do we, to run the very same kernel path.
-  at::Tensor x = frames.permute({0, 3, 1, 2}).contiguous();
-  if (x.size(2) != size.height || x.size(3) != size.width)
-    x = at::_upsample_bicubic2d_aa(x, {size.height, size.width}, /*align_corners=*/false);
+  // HF hands torchvision contiguous NCHW frames; so do we, to run the very same kernel path. The
+  // resize stays on the CPU; the uint8 frames go to `device` after it.
+  at::Tensor x;
+  if (height != size.height || width != size.width)
+    x = at::_upsample_bicubic2d_aa(frames.permute({0, 3, 1, 2}).contiguous(), {size.height, size.width},
+                                   /*align_corners=*/false)
+            .to(device);
+  else
+    x = frames.to(device).permute({0, 3, 1, 2}).contiguous();
 
-  const at::Tensor mean = per_channel(s.image_mean) * (1.0 / s.rescale_factor);
-  const at::Tensor stddev = per_channel(s.image_std) * (1.0 / s.rescale_factor);
+  const at::Tensor mean = (per_channel(s.image_mean) * (1.0 / s.rescale_factor)).to(device);
+  const at::Tensor stddev = (per_channel(s.image_std) * (1.0 / s.rescale_factor)).to(device);
   at::Tensor y = x.to(at::kFloat).sub(mean).div_(stddev);
   // (HF appends temporal_patch_size - 1 copies, the same thing for the 2 every checkpoint uses.)
   if (count % tp != 0) y = at::cat({y, y.narrow(0, count - 1, 1).expand({groups * tp - count, -1, -1, -1})});

@@ -13,6 +13,7 @@
 #include <cstdint>
 
 #include <ATen/core/Tensor.h>
+#include <c10/core/Device.h>
 
 #include "vision/qwen3vl/grid.h"
 #include "vision/qwen3vl/processor_config.h"
@@ -26,12 +27,17 @@ namespace trimvl::vision::qwen3vl {
 inline constexpr int64_t kMaxPatchedPixels = int64_t{1} << 27;
 
 struct Patches {
-  at::Tensor pixel_values;  // [grid.patches(), 3 * temporal_patch_size * patch_size^2] float32, CPU
+  at::Tensor pixel_values;  // [grid.patches(), 3 * temporal_patch_size * patch_size^2] float32
   GridThw grid;
 };
 
 // `frames`: uint8 RGB [T, H, W, 3] on the CPU, T >= 1, at most kMaxFramePixels (frames.h) per
-// frame; `size`: the smart_resize result, its sides multiples of settings.factor().
-Patches patchify(const at::Tensor& frames, ImageSize size, const PatchSettings& settings);
+// frame; `size`: the smart_resize result, its sides multiples of settings.factor(). The pixel
+// values are made on `device`: step 1 runs on the CPU whatever it is, steps 2–4 are single correctly
+// rounded float32 operations and copies, the same bits on any device. On CUDA only the uint8 frames
+// cross the bus — a quarter of the float32 values' bytes, which the encoder would upload otherwise —
+// and a 1024² image's ~4 ms of CPU copies become device kernels (the TTFT, docs/perf.md).
+Patches patchify(const at::Tensor& frames, ImageSize size, const PatchSettings& settings,
+                 c10::Device device = c10::kCPU);
 
 }  // namespace trimvl::vision::qwen3vl

@@ -60,24 +60,24 @@ std::vector<double> group_timestamps(std::vector<int64_t> frame_indices, double 
 }
 
 ProcessedVideo process_sampled_video(const at::Tensor& sampled, std::vector<int64_t> frame_indices, double video_fps,
-                                     const VideoProcessorConfig& config) {
+                                     const VideoProcessorConfig& config, c10::Device device) {
   TRIMVL_CHECK_ARG(sampled.defined() && sampled.dim() == 4, "no video: expected uint8 RGB frames [T, H, W, 3]");
   TRIMVL_CHECK_ARG(static_cast<int64_t>(frame_indices.size()) == sampled.size(0),
                    "{} frame indices for {} sampled frames", frame_indices.size(), sampled.size(0));
   const PatchSettings& s = config.patches;
   const ImageSize size = smart_resize_video(sampled.size(0), sampled.size(1), sampled.size(2), s.temporal_patch_size,
                                             s.factor(), s.min_pixels, s.max_pixels);
-  Patches patches = patchify(sampled, size, s);
+  Patches patches = patchify(sampled, size, s, device);
   std::vector<double> timestamps = group_timestamps(frame_indices, video_fps, s.merge_size);
   return {std::move(patches.pixel_values), patches.grid, size, std::move(frame_indices), std::move(timestamps)};
 }
 
-ProcessedVideo process_video(const Frames& video, const VideoProcessorConfig& config) {
+ProcessedVideo process_video(const Frames& video, const VideoProcessorConfig& config, c10::Device device) {
   try {
     TRIMVL_CHECK_ARG(video.rgb.defined() && video.rgb.dim() == 4, "no video: expected uint8 RGB frames [T, H, W, 3]");
     std::vector<int64_t> indices = sample_frame_indices(video.rgb.size(0), video.fps, config);
     const at::Tensor sampled = video.rgb.index_select(0, at::tensor(indices, at::kLong));
-    return process_sampled_video(sampled, std::move(indices), video.fps, config);
+    return process_sampled_video(sampled, std::move(indices), video.fps, config, device);
   } catch (Error& e) {
     if (!video.source.empty() && e.file().empty()) e.file(video.source);
     throw;

@@ -17,7 +17,7 @@
 namespace trimvl::vision::qwen3vl {
 
 struct ProcessedVideo {
-  at::Tensor pixel_values;  // [grid.patches(), 3 * temporal_patch_size * patch_size^2] float32, CPU
+  at::Tensor pixel_values;  // [grid.patches(), 3 * temporal_patch_size * patch_size^2] float32, on the device asked for
   GridThw grid;             // t = temporal groups (sampled frames / temporal_patch_size, rounded up)
   ImageSize resized;
   std::vector<int64_t> frame_indices;  // the sampled frames, as indices into the source video
@@ -38,12 +38,12 @@ std::vector<double> group_timestamps(std::vector<int64_t> frame_indices, double 
 
 // Samples `video`'s frames, then processes them. Errors (fewer than temporal_patch_size sampled
 // frames, sides under the 32 px factor, an aspect ratio above 200, a size over kMaxPatchedPixels)
-// name video.source.
-ProcessedVideo process_video(const Frames& video, const VideoProcessorConfig& config);
+// name video.source. `device`: where the pixel values are made (patchify.h).
+ProcessedVideo process_video(const Frames& video, const VideoProcessorConfig& config, c10::Device device = c10::kCPU);
 
 // For a decoder that decoded only the sampled frames: `sampled` [n, H, W, 3] uint8 holds frames
 // `frame_indices` of a video at `video_fps`. Same result as process_video on the whole video.
 ProcessedVideo process_sampled_video(const at::Tensor& sampled, std::vector<int64_t> frame_indices, double video_fps,
-                                     const VideoProcessorConfig& config);
+                                     const VideoProcessorConfig& config, c10::Device device = c10::kCPU);
 
 }  // namespace trimvl::vision::qwen3vl
