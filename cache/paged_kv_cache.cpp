@@ -198,26 +198,32 @@ struct PagedKvCache::Impl {
   int layer_heads() const { return options.num_kv_heads; }
   const c10::Device& device() const { return options.device; }
 
-  // Row-major [count, width] slots of the first `width` entries of streams first.. (entries past a
-  // stream's blocks point into block 0: a valid block, so padded reads stay in bounds; what they
-  // read is masked), appended to `out`. Built on the host: one upload instead of a table upload and
-  // a handful of index kernels per layer, which made a long prefill's layers wait on the host.
-  void padded_slots_into(std::vector<int64_t>& out, int first, int count, int64_t width) const {
-    const int64_t bs = block_size();
+  // The first slot of each of the first `blocks` blocks of streams first.. (block 0's past a
+  // stream's blocks: a valid block, so padded reads stay in bounds; what they read is masked),
+  // appended to `out`: a sixteenth of the slots, which padded_slots expands on the device.
+  void block_bases_into(std::vector<int64_t>& out, int first, int count, int64_t blocks) const {
     for (int i = 0; i < count; ++i) {
-      const auto& blocks = tables[static_cast<size_t>(first + i)];
-      for (int64_t j = 0; j < width; ++j) {
-        const auto b = static_cast<size_t>(j / bs);
-        out.push_back((b < blocks.size() ? int64_t{blocks[b]} : 0) * bs + j % bs);
-      }
+      const auto& table = tables[static_cast<size_t>(first + i)];
+      for (int64_t b = 0; b < blocks; ++b)
+        out.push_back((b < static_cast<int64_t>(table.size()) ? int64_t{table[static_cast<size_t>(b)]} : 0) *
+                      block_size());
     }
+  }
+
+  // Row-major [count · width] slots of the first `width` entries of `count` streams, from their
+  // block bases [count · ⌈width / block_size⌉] on the device: one add of the offsets in a block.
+  at::Tensor padded_slots(const at::Tensor& bases, int64_t count, int64_t width) const {
+    const int64_t bs = block_size(), blocks = ceil_div(width, bs);
+    return (bases.view({count, blocks, 1}) + at::arange(bs, longs(device())))
+        .view({count, blocks * bs})
+        .narrow(1, 0, width)
+        .reshape(-1);
   }
 
   at::Tensor padded_slots(int first, int count, int64_t width) const {
     std::vector<int64_t> host;
-    host.reserve(static_cast<size_t>(count * width));
-    padded_slots_into(host, first, count, width);
-    return ops::to_device_async(at::tensor(host, at::kLong), device()).view({count, width});
+    block_bases_into(host, first, count, ceil_div(width, block_size()));
+    return padded_slots(ops::to_device_async(at::tensor(host, at::kLong), device()), count, width);
   }
 
   // [Σ counts] the slots of the first counts[i] tokens of streams first + i, stream-major. The host
@@ -336,20 +342,22 @@ struct PagedKvCache::Impl {
     attended[static_cast<size_t>(layer)] = true;
     scales[static_cast<size_t>(layer)] = scale;
 
-    // Append: new token j of stream i goes to entry lengths[i] + j of its row. Streams that held
-    // nothing before (a first forward) are their new tokens alone: those are attended as given,
-    // and only their slots are uploaded.
-    const int64_t width = *std::max_element(rows.begin(), rows.end());
+    // Append: new token j of stream i goes to entry lengths[i] + j of its row. The host computes
+    // those slots and uploads them with the rows' block bases, once: a prefill's layers waited on
+    // the host while it issued a table upload and ten index kernels for the same. Streams that held
+    // nothing before (a first forward) are their new tokens alone, attended as given.
+    const int64_t width = *std::max_element(rows.begin(), rows.end()), blocks = ceil_div(width, bs);
     const bool only_new = std::all_of(rows.begin(), rows.end(), [&](int64_t r) { return r == t; });
-    std::vector<int64_t> host;  // [H_kv, W] padded slots unless only_new, then [H_kv, T] the new tokens'
-    host.reserve(static_cast<size_t>(h * (only_new ? t : width + t)));
-    padded_slots_into(host, first, static_cast<int>(h), width);
-    if (!only_new)
-      for (int64_t i = 0; i < h; ++i)
-        for (int64_t j = 0; j < t; ++j)
-          host.push_back(host[static_cast<size_t>(i * width + rows[static_cast<size_t>(i)] - t + j)]);
+    std::vector<int64_t> host;  // [H_kv, T] the new tokens' slots; unless only_new, [H_kv, blocks] bases
+    host.reserve(static_cast<size_t>(h * (t + (only_new ? 0 : blocks))));
+    for (int64_t i = 0; i < h; ++i) {
+      const auto& table = tables[static_cast<size_t>(first + i)];
+      for (int64_t e = rows[static_cast<size_t>(i)] - t; e < rows[static_cast<size_t>(i)]; ++e)
+        host.push_back(int64_t{table[static_cast<size_t>(e / bs)]} * bs + e % bs);
+    }
+    if (!only_new) block_bases_into(host, first, static_cast<int>(h), blocks);
     const at::Tensor uploaded = ops::to_device_async(at::tensor(host, at::kLong), device());
-    const at::Tensor fresh = only_new ? uploaded : uploaded.narrow(0, h * width, h * t);
+    const at::Tensor fresh = uploaded.narrow(0, 0, h * t);
     // [H_kv, T, D]: the rows a gather of an empty stream's slots would give.
     const at::Tensor new_keys = k.transpose(0, 1).contiguous(), new_values = v.transpose(0, 1).contiguous();
     pool.keys().index_copy_(0, fresh, new_keys.view({h * t, d}));
@@ -359,7 +367,8 @@ struct PagedKvCache::Impl {
       pool.log_beta().index_copy_(0, fresh, log_beta.transpose(0, 1).reshape({h * t}).to(options.dtype));
     if (needs.accumulate) pool.accumulated().index_fill_(0, fresh, 0.0);
 
-    const at::Tensor flat = uploaded.narrow(0, 0, h * width);
+    // Every row's slots, padded to the longest: only_new's rows are the new tokens' own.
+    const at::Tensor flat = only_new ? fresh : padded_slots(uploaded.narrow(0, h * t, h * blocks), h, width);
     const at::Tensor keys = only_new ? new_keys : pool.keys().index_select(0, flat).view({h, width, d});
     const at::Tensor values = only_new ? new_values : pool.values().index_select(0, flat).view({h, width, d});
     at::Tensor out = attend_new_tokens(q, keys, values, rows, scale);
@@ -392,7 +401,7 @@ struct PagedKvCache::Impl {
     const int first = layer * options.num_kv_heads;
     const std::vector<int64_t> rows(held.begin() + first, held.begin() + first + h);
     const int64_t width = *std::max_element(rows.begin(), rows.end());
-    const at::Tensor flat = padded_slots(first, static_cast<int>(h), width).view(-1);
+    const at::Tensor flat = padded_slots(first, static_cast<int>(h), width);
     const at::Tensor keys = pool.keys().index_select(0, flat).view({h, width, d});
     const at::Tensor valid = at::arange(width, longs(device())).view({1, width}) <
                              ops::to_device_async(at::tensor(rows, at::kLong), device()).view({h, 1});
