@@ -103,7 +103,6 @@ __global__ void __launch_bounds__(kThreads, kPlainCtasPerSm) gemv_kernel(GemvArg
   dot_rows<T, 1>(w, reinterpret_cast<const uint4*>(a.x), a.cols / Vec<T>::kSize, acc);
   if (threadIdx.x % 32 != 0) return;
   if (a.bias) acc[0] += to_float(static_cast<const T*>(a.bias)[row]);
-  if (a.residual) acc[0] += to_float(static_cast<const T*>(a.residual)[row]);
   static_cast<T*>(a.out)[row] = from_float<T>(acc[0]);
 }
 
@@ -143,7 +142,7 @@ cudaError_t gemv(const GemvArgs& a, cudaStream_t stream) {
 cudaError_t gemv_silu_mul(const GemvArgs& a, cudaStream_t stream) {
   int64_t blocks = 0;
   if (const cudaError_t status = check_and_count(a, blocks); status != cudaSuccess) return status;
-  if (a.bias || a.residual) return cudaErrorInvalidValue;
+  if (a.bias) return cudaErrorInvalidValue;
   if (blocks == 0) return cudaSuccess;
   return with_element_type(a.dtype, [&](auto t) {
     return launch_dependent(gemv_silu_mul_kernel<decltype(t)>, static_cast<unsigned>(blocks), kThreads, 0, stream, a);

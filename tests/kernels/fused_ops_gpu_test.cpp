@@ -390,7 +390,7 @@ TEST_F(FusedOpsGpu, GateHeadDeclinesWhatItCannotTake) {
   EXPECT_THROW(gate_head(h, w.to(at::kHalf), b), Error);
 }
 
-// The one-token projection against x·Wᵀ (+ bias) (+ residual) in float64. The kernel sums in fp32 in
+// The one-token projection against x·Wᵀ (+ bias) in float64. The kernel sums in fp32 in
 // its own order (each lane a strided share of the row, then a warp tree) and rounds once: at most
 // one rounding of the dtype, u·|expected|, plus the fp32 sum's error, bounded here by 2e-5·Σ|terms|
 // (K ≤ 9728 terms, about 300 per lane, each add off by at most 2^-24 of the partial sum), plus
@@ -403,24 +403,23 @@ TEST_F(FusedOpsGpu, GemvMatchesFloat64) {
   const std::vector<std::pair<int64_t, int64_t>> shapes = {{6144, 2560}, {2560, 9728}, {37, 24}, {513, 4104}, {3, 8}};
   for (const auto dtype : kDtypes) {
     for (const auto& [n, k] : shapes) {
-      for (const bool fused : {false, true}) {
+      for (const bool biased : {false, true}) {
         for (const bool batch_dim : {true, false}) {
           const at::Tensor x = batch_dim ? draw({1, k}, dtype) : draw({k}, dtype);
           const at::Tensor weight = draw({n, k}, dtype);
-          const at::Tensor bias = fused ? draw({n}, dtype) : at::Tensor();
-          const at::Tensor residual = fused ? draw({n}, dtype) : at::Tensor();
+          const at::Tensor bias = biased ? draw({n}, dtype) : at::Tensor();
           const at::Tensor xd = x.to(at::kDouble).view({1, k}), wd = weight.to(at::kDouble);
           at::Tensor want = at::matmul(xd, wd.t());
           const at::Tensor terms = at::matmul(xd.abs(), wd.abs().t());
-          if (fused) want = want + bias.to(at::kDouble) + residual.to(at::kDouble);
+          if (biased) want = want + bias.to(at::kDouble);
           want = want.view(batch_dim ? std::vector<int64_t>{1, n} : std::vector<int64_t>{n});
           const at::Tensor sum_error = (terms * 2e-5).view(want.sizes());
           const at::Tensor bound = rounding_bound(want, dtype, 1) + sum_error;
           const at::Tensor like = want.to(dtype);  // held, so the op's output takes the poisoned block
           poison_next({like});
-          const at::Tensor got = gemv(x, weight, bias, residual);
+          const at::Tensor got = gemv(x, weight, bias);
           EXPECT_TRUE(within(got.to(at::kDouble), want, bound,
-                             fmt::format("gemv {} N {} K {}{}{}", c10::toString(dtype), n, k, fused ? " +bias +residual" : "",
+                             fmt::format("gemv {} N {} K {}{}{}", c10::toString(dtype), n, k, biased ? " +bias" : "",
                                          batch_dim ? " [1, K]" : " [K]")));
           EXPECT_EQ(got.scalar_type(), dtype);
         }
@@ -472,14 +471,14 @@ TEST_F(FusedOpsGpu, GemvDeclinesWhatItCannotTake) {
   const auto cuda = [](at::ScalarType t) { return at::TensorOptions().dtype(t).device(kCuda); };
   const at::Tensor x = at::ones({1, 64}, cuda(at::kBFloat16)), w = at::ones({8, 64}, cuda(at::kBFloat16));
   const at::Tensor b = at::ones({8}, cuda(at::kBFloat16));
-  EXPECT_TRUE(gemv_supported(x, w, b, b));
+  EXPECT_TRUE(gemv_supported(x, w, b));
   EXPECT_TRUE(gemv_supported(x.view({64}), w));
   EXPECT_FALSE(gemv_supported(at::ones({2, 64}, cuda(at::kBFloat16)), w));              // two tokens
   EXPECT_FALSE(gemv_supported(at::ones({1, 12}, cuda(at::kBFloat16)), at::ones({8, 12}, cuda(at::kBFloat16))));  // K
   EXPECT_FALSE(gemv_supported(x, at::ones({64, 8}, cuda(at::kBFloat16)).t()));          // not contiguous
   EXPECT_FALSE(gemv_supported(at::ones({72}, cuda(at::kBFloat16)).narrow(0, 1, 64), w));  // misaligned x
   EXPECT_FALSE(gemv_supported(x, w, at::ones({7}, cuda(at::kBFloat16))));
-  EXPECT_FALSE(gemv_supported(x, w, {}, at::ones({8}, cuda(at::kHalf))));
+  EXPECT_FALSE(gemv_supported(x, w, at::ones({8}, cuda(at::kHalf))));
   EXPECT_FALSE(gemv_supported(x.to(at::kHalf), w));
   EXPECT_FALSE(gemv_supported(x.cpu(), w.cpu()));
   EXPECT_THROW(gemv(x.to(at::kHalf), w), Error);
