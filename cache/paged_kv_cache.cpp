@@ -117,7 +117,7 @@ struct PagedKvCache::Impl {
   // begin_forward in one asynchronous copy, so that attend() issues device work only and a decode
   // step can be captured in a CUDA graph and replayed.
   struct Device {
-    bool eligible = false;     // CUDA pool, kernels built, the policy needs no attention statistics
+    bool eligible = false;     // CUDA pool, kernels built, no attention statistics, 16-token tiles fit blocks
     bool active = false;       // this forward runs on the kernels
     std::optional<bool> took;  // whether the kernels took the latest active forward's attends
     at::Tensor table;          // [streams, capacity / block_size] int32; valid up to each length
@@ -164,7 +164,8 @@ struct PagedKvCache::Impl {
       retained_bound = selector->retained_bound(o.num_layers, o.num_kv_heads);
     }
     bytes_per_token = 2 * o.head_dim * static_cast<int64_t>(c10::elementSize(o.dtype));
-    dev.eligible = options.device.is_cuda() && ops::cuda_kernels_built() && needs.window == 0 && !needs.accumulate;
+    dev.eligible = options.device.is_cuda() && ops::cuda_kernels_built() && needs.window == 0 && !needs.accumulate &&
+                   options.block_size % 16 == 0;
   }
 
   static bool accumulates(const Policy* policy) {

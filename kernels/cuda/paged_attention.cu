@@ -1,13 +1,20 @@
 // Paged decode attention (split-K, query groups packed) and the one-token append; see
-// paged_attention.h. Memory-bound: a decode step reads every retained K and V once. Each thread
-// streams its own 16-byte pieces of K and V through a kStages-deep cp.async ring in shared memory,
-// so kStages − 1 tiles are in flight while one is computed, and the block-table slice of the CTA's
-// range is staged in shared memory first, so no K/V load waits on a table load. The split-K merge
-// runs in the same launch, in the last CTA of each stream.
+// paged_attention.h. Memory-bound: a decode step reads every retained K and V once. Two kernels
+// share the range split, the append and the merge:
+// - for 16-bit K/V, tensor cores: each warp streams 16-token tiles of K and V through its own
+//   cp.async ring in shared memory and scores and sums them with mma.sync, the query group padded
+//   to the MMA's 16 rows. The CUDA-core version of it spent ~170 warp instructions per token at
+//   32K, which kept the SMs' issue slots busy before HBM (59% of its bandwidth under ncu); the MMA
+//   loop issues about a tenth of that.
+// - for fp32, CUDA cores: each thread streams its own 16-byte pieces of K and V.
+// The block-table slice of a CTA's range is staged in shared memory first, so no K/V load waits on
+// a table load. The split-K merge runs in the same launch, in the last CTA of each stream.
 #include <cfloat>
 
 #include "kernels/cuda/async_copy.cuh"
 #include "kernels/cuda/dependent_launch.cuh"
+#include "kernels/cuda/mma.cuh"
+#include "kernels/cuda/opmath.cuh"
 #include "kernels/cuda/paged_attention.h"
 #include "kernels/cuda/vector_io.cuh"
 
@@ -16,13 +23,13 @@ namespace {
 
 constexpr int kWarps = 4;
 constexpr int kThreads = kWarps * 32;
-constexpr int kUnroll = 4;   // tokens per token lane per tile
-constexpr int kStages = 3;   // tiles in the ring: two in flight while the third is computed
 constexpr int kSplitAlign = 64;  // split lengths are multiples of this (whole tiles and blocks)
 constexpr float kLog2e = 1.4426950408889634f;
 
 template <typename T, int D, int G>
 struct DecodeShape {
+  static constexpr int kUnroll = 4;  // tokens per token lane per tile
+  static constexpr int kStages = 3;  // tiles in the ring: two in flight while the third is computed
   static constexpr int kVec = Vec<T>::kSize;
   static constexpr int kLanesPerToken = D / kVec;  // threads sharing one token's row
   static_assert(kLanesPerToken >= 1 && kLanesPerToken <= 32 && 32 % kLanesPerToken == 0, "unsupported head dim");
@@ -97,7 +104,281 @@ __device__ __forceinline__ void merge_ranges(const PagedDecodeArgs& a, int h, in
   }
 }
 
-// Grid (kv heads, num_splits). Each token lane keeps an online softmax (in base 2, the scale folded
+// The part of its stream one CTA takes: blockIdx.x is the stream's kv head, blockIdx.y the range.
+struct CtaRange {
+  int stream, length, split, begin, end;
+  int fresh;  // the appended token's index in the stream when it is in [begin, end); −1 otherwise
+};
+
+__device__ __forceinline__ CtaRange cta_range(const PagedDecodeArgs& a) {
+  CtaRange r;
+  r.stream = a.first_stream + blockIdx.x;
+  r.length = a.lengths[r.stream];
+  r.split = split_tokens(r.length, a.num_splits, a.min_split_tokens);
+  r.begin = blockIdx.y * r.split;
+  r.end = min(r.length, r.begin + r.split);
+  r.fresh = a.append.k && r.end == r.length ? r.length - 1 : -1;
+  return r;
+}
+
+// The block-table entries of the range into `blocks` (the caller syncs before reading them).
+__device__ __forceinline__ void stage_blocks(const PagedDecodeArgs& a, const CtaRange& r, int* blocks) {
+  const int first_block = r.begin / a.block_size;
+  const int32_t* table = a.block_table + static_cast<int64_t>(r.stream) * a.table_stride;
+  for (int j = threadIdx.x; j <= (r.end - 1) / a.block_size - first_block; j += kThreads)
+    blocks[j] = table[first_block + j];
+}
+
+// The appended token into the pool, after the wait: its K and V pieces by the first threads, its
+// metadata by thread 0, and the table entry of a block it opens (read by no CTA of this launch).
+template <typename T, int D>
+__device__ __forceinline__ void append_to_pool(const PagedDecodeArgs& a, const CtaRange& r) {
+  constexpr int kVec = Vec<T>::kSize;
+  const int64_t slot = a.append.slots[r.stream];
+  if (threadIdx.x < D / kVec) {
+    const int64_t from = static_cast<int64_t>(blockIdx.x) * D + threadIdx.x * kVec, to = slot * D + threadIdx.x * kVec;
+    *reinterpret_cast<uint4*>(static_cast<T*>(a.append.keys) + to) = load16(static_cast<const T*>(a.append.k) + from);
+    *reinterpret_cast<uint4*>(static_cast<T*>(a.append.values) + to) = load16(static_cast<const T*>(a.append.v) + from);
+  }
+  if (threadIdx.x == 0) {
+    a.append.positions[slot] = *a.append.position;
+    if (a.append.log_beta)
+      static_cast<T*>(a.append.log_beta_pool)[slot] = static_cast<const T*>(a.append.log_beta)[blockIdx.x];
+    if (a.append.accumulated) a.append.accumulated[slot] = 0.f;
+    if (r.fresh % a.block_size == 0)
+      a.append.block_table[static_cast<int64_t>(r.stream) * a.table_stride + r.fresh / a.block_size] =
+          static_cast<int32_t>(slot / a.block_size);
+  }
+}
+
+// Once every warp has left its unnormalised output, running max and sum per query head in
+// `merged` [kWarps][G][D + 2] (and the CTA has synced): the range's result — the output itself
+// for a stream of one range, else a partial, and the stream's last partial merges them all.
+template <typename T, int D, int G>
+__device__ __forceinline__ void finish_range(const PagedDecodeArgs& a, const CtaRange& r, float* merged) {
+  const int h = blockIdx.x;
+  auto row = [&](int w, int g) { return merged + (w * G + g) * (D + 2); };
+  const int ranges = (r.length + r.split - 1) / r.split;  // the CTAs of this stream that have work
+  for (int idx = threadIdx.x; idx < G * D; idx += kThreads) {
+    const int g = idx / D, d = idx % D;
+    float mx = -FLT_MAX;
+#pragma unroll
+    for (int w = 0; w < kWarps; ++w) mx = fmaxf(mx, row(w, g)[D]);
+    float sum = 0.f, out = 0.f;
+#pragma unroll
+    for (int w = 0; w < kWarps; ++w) {
+      // A warp that saw no token has sum 0 and max −FLT_MAX: its weight is exp2(−huge) = 0.
+      const float wt = exp2f(row(w, g)[D] - mx);
+      sum += row(w, g)[D + 1] * wt;
+      out += row(w, g)[d] * wt;
+    }
+    if (ranges == 1) {
+      static_cast<T*>(a.out)[static_cast<int64_t>(h * G + g) * D + d] = from_float<T>(out / sum);
+    } else {
+      const int64_t p = (static_cast<int64_t>(h) * a.num_splits + blockIdx.y) * G + g;
+      a.partial_out[p * D + d] = out;
+      if (d == 0) {
+        a.partial_ml[p * 2] = mx;
+        a.partial_ml[p * 2 + 1] = sum;
+      }
+    }
+  }
+  if (ranges == 1) return;
+
+  // Publish the partial, then count it: the CTA that completes the stream's count merges all its
+  // ranges (the threadfence-reduction pattern), so no second launch waits on the slowest range.
+  __threadfence();
+  __syncthreads();
+  __shared__ int sm_last;
+  if (threadIdx.x == 0) {
+    sm_last = atomicAdd(a.split_counters + r.stream, 1) == ranges - 1;
+    if (sm_last) a.split_counters[r.stream] = 0;  // every range has counted: ready for the next launch
+  }
+  __syncthreads();
+  if (!sm_last) return;
+  __threadfence();
+  // The merge's weights overwrite `merged`, which every thread has finished reading (synced above).
+  merge_ranges<T, D, G>(a, h, ranges, merged);
+}
+
+// Tensor-core kernel, for 16-bit K/V. Grid (kv heads, num_splits). Warp w takes the 16-token tiles
+// w, w + kWarps, ... of the CTA's range (a tile lies in one block: block_size is a multiple of 16)
+// through its own kStages-deep ring, so the loop needs no CTA barrier. Per tile, S = Q·Kᵀ is two
+// m16n8k16 MMAs per 16 dims (A: the query group, rows ≥ G zero; B: K rows by ldmatrix), the
+// online softmax (base 2, scale applied to S in fp32) runs on the accumulator registers, and
+// O += P·V is two MMAs per 16 dims (A: P rounded to T, straight from S's registers; B: V by
+// transposing ldmatrix). The sum l adds the rounded P, so the weights that multiply V are the ones
+// that normalise. Rows of a tile past the range's end are zero-filled (0 · V, never 0 · NaN).
+// Launched as a dependent as the CUDA-core kernel is (below): the first tiles are in flight before
+// the wait, and the appended token enters its tile's ring rows from the arguments after it.
+template <typename T, int D, int G>
+struct MmaShape {
+  static_assert(sizeof(T) == 2 && G <= 8, "16-bit K/V; a query group fills at most the MMA's first 8 rows");
+  static constexpr int kChunks = D / 8;  // 16-byte chunks per K or V row
+  static_assert(kChunks >= 8 && 32 % kChunks == 0, "unsupported head dim");
+  static constexpr int kTile = 16;
+  static constexpr int kStages = 3;
+  static constexpr int kTileChunks = kTile * kChunks;                // of K, and again of V
+  static constexpr int kWarpRing = kStages * 2 * kTileChunks;       // chunks
+  static constexpr size_t kRingBytes = size_t{kWarps} * kWarpRing * 16;
+  static constexpr size_t kMergeBytes = size_t{kWarps} * G * (D + 2) * sizeof(float);
+  static constexpr size_t kSmemBytes = kRingBytes > kMergeBytes ? kRingBytes : kMergeBytes;
+  static_assert(size_t{kPagedDecodeMaxSplits} * G * sizeof(float) <= kSmemBytes, "range weights exceed the ring");
+};
+
+template <typename T, int D, int G>
+__global__ void __launch_bounds__(kThreads) paged_decode_mma_kernel(PagedDecodeArgs a) {
+  using S = MmaShape<T, D, G>;
+  constexpr int kChunks = S::kChunks, kStages = S::kStages, kRowsPerPass = 32 / kChunks;
+  extern __shared__ __align__(16) unsigned char smem[];
+  __shared__ int sm_blocks[kPagedDecodeMaxSplit / 16 + 1];
+
+  const CtaRange r = cta_range(a);
+  if (r.begin >= r.length) return wait_for_producers();  // past the stream's end: neither a partial nor a count
+  stage_blocks(a, r, sm_blocks);
+  __syncthreads();
+
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int first_block = r.begin / a.block_size;
+  const int tiles = ((r.end - r.begin + S::kTile - 1) / S::kTile - warp + kWarps - 1) / kWarps;  // this warp's
+  auto tile_start = [&](int t) { return r.begin + (warp + t * kWarps) * S::kTile; };
+  // Chunk c of row `row` of K (kv 0) or V (kv 1) in a stage: XOR-swizzled by the row, so that the
+  // eight rows one ldmatrix reads of one chunk column sit in eight different banks.
+  uint4* ring = reinterpret_cast<uint4*>(smem) + warp * S::kWarpRing;
+  auto chunk_at = [&](int stage, int kv, int row, int c) {
+    return ring + (stage * 2 + kv) * S::kTileChunks + row * kChunks + (c ^ (row & 7));
+  };
+  const T* keys = static_cast<const T*>(a.keys);
+  const T* values = static_cast<const T*>(a.values);
+  auto issue = [&](int t) {
+    if (t < tiles) {
+      const int i0 = tile_start(t);
+      const int64_t slot0 =
+          static_cast<int64_t>(sm_blocks[i0 / a.block_size - first_block]) * a.block_size + i0 % a.block_size;
+      const int c = lane % kChunks;
+#pragma unroll
+      for (int pass = 0; pass < S::kTile / kRowsPerPass; ++pass) {
+        const int row = pass * kRowsPerPass + lane / kChunks;
+        const int i = i0 + row;
+        if (i == r.fresh) continue;  // not in the pool yet: taken from the arguments
+        const bool valid = i < r.end;
+        const int64_t offset = valid ? (slot0 + row) * D + c * 8 : 0;
+        copy16_async_or_zero(chunk_at(t % kStages, 0, row, c), keys + offset, valid ? 16 : 0);
+        copy16_async_or_zero(chunk_at(t % kStages, 1, row, c), values + offset, valid ? 16 : 0);
+      }
+    }
+    commit_async();  // an empty group past the end keeps the wait counts uniform
+  };
+#pragma unroll
+  for (int t = 0; t < kStages - 1; ++t) issue(t);
+
+  wait_for_producers();
+  release_dependents();
+  if (r.fresh >= 0) append_to_pool<T, D>(a, r);
+
+  // The query group as the A operand, one fragment per 16 dims: row g = lane / 4 holds dims
+  // 2q, 2q + 1 and 2q + 8, 2q + 9 of the step (q = lane % 4); rows 8.. (registers 1 and 3) are zero.
+  const int g = lane / 4, q = lane % 4;
+  uint32_t qa[D / 16][4];
+#pragma unroll
+  for (int k = 0; k < D / 16; ++k) {
+    qa[k][0] = qa[k][1] = qa[k][2] = qa[k][3] = 0;
+    if (g < G) {
+      const T* src = static_cast<const T*>(a.q) + static_cast<int64_t>(blockIdx.x * G + g) * D + k * 16 + 2 * q;
+      qa[k][0] = *reinterpret_cast<const uint32_t*>(src);
+      qa[k][2] = *reinterpret_cast<const uint32_t*>(src + 8);
+    }
+  }
+  const float q_scale = a.scale * kLog2e;
+  float m = -FLT_MAX, l = 0.f;  // query head g's running max, and this lane's part of its sum
+  float acc[D / 8][4];          // O: row g, dims 8n + 2q and 8n + 2q + 1 in [n][0..1]
+#pragma unroll
+  for (int n = 0; n < D / 8; ++n) acc[n][0] = acc[n][1] = acc[n][2] = acc[n][3] = 0.f;
+
+  for (int t = 0; t < tiles; ++t) {
+    __syncwarp();  // every lane has read the stage this issue refills
+    issue(t + kStages - 1);
+    wait_async<kStages - 1>();  // this lane's copies of tile t have landed
+    const int stage = t % kStages, i0 = tile_start(t);
+    if (r.fresh >= i0 && r.fresh < i0 + S::kTile && lane < 2 * kChunks) {
+      const int kv = lane / kChunks, c = lane % kChunks;
+      *chunk_at(stage, kv, r.fresh - i0, c) =
+          load16(static_cast<const T*>(kv ? a.append.v : a.append.k) + static_cast<int64_t>(blockIdx.x) * D + c * 8);
+    }
+    __syncwarp();  // and every other lane's
+
+    // S: s[n][0..1] are row g's scores of tokens 8n + 2q and 8n + 2q + 1 ([2..3]: padding rows).
+    float s[2][4] = {};
+#pragma unroll
+    for (int k = 0; k < D / 16; ++k) {
+      uint32_t kb[4];  // tokens 0..7 then 8..15, dims 16k.. and 16k + 8..
+      const int mat = lane / 8;
+      load_matrices<false>(kb, chunk_at(stage, 0, (mat / 2) * 8 + lane % 8, 2 * k + mat % 2));
+      mma_16816<T>(s[0], qa[k], kb[0], kb[1]);
+      mma_16816<T>(s[1], qa[k], kb[2], kb[3]);
+    }
+    float tile_max = -FLT_MAX;
+#pragma unroll
+    for (int n = 0; n < 2; ++n) {
+#pragma unroll
+      for (int e = 0; e < 2; ++e) {
+        s[n][e] = i0 + 8 * n + 2 * q + e < r.end ? s[n][e] * q_scale : -INFINITY;
+        tile_max = fmaxf(tile_max, s[n][e]);
+      }
+    }
+    tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffffu, tile_max, 1));
+    tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffffu, tile_max, 2));
+    const float m_new = fmaxf(m, tile_max);
+    const float alpha = exp2f(m - m_new);
+    m = m_new;
+    float p[2][2];
+    l *= alpha;
+#pragma unroll
+    for (int n = 0; n < 2; ++n) {
+#pragma unroll
+      for (int e = 0; e < 2; ++e) {
+        p[n][e] = round_to<T>(exp2f(s[n][e] - m_new));
+        l += p[n][e];
+      }
+    }
+    const uint32_t pa[4] = {pack_pair<T>(p[0][0], p[0][1]), 0u, pack_pair<T>(p[1][0], p[1][1]), 0u};
+#pragma unroll
+    for (int n = 0; n < D / 8; ++n) {
+      acc[n][0] *= alpha;
+      acc[n][1] *= alpha;
+    }
+#pragma unroll
+    for (int k = 0; k < D / 16; ++k) {
+      uint32_t vb[4];  // dims 16k.. (tokens 0..7, 8..15), then dims 16k + 8.. (the same)
+      const int mat = lane / 8;
+      load_matrices<true>(vb, chunk_at(stage, 1, (mat % 2) * 8 + lane % 8, 2 * k + mat / 2));
+      mma_16816<T>(acc[2 * k], pa, vb[0], vb[1]);
+      mma_16816<T>(acc[2 * k + 1], pa, vb[2], vb[3]);
+    }
+  }
+  wait_async<0>();
+  l += __shfl_xor_sync(0xffffffffu, l, 1);
+  l += __shfl_xor_sync(0xffffffffu, l, 2);
+
+  __syncthreads();  // every warp is done with its ring, which the results reuse
+  float* merged = reinterpret_cast<float*>(smem);  // [kWarps][G][D + 2]: acc, then m and l
+  if (g < G) {
+    float* row = merged + (warp * G + g) * (D + 2);
+#pragma unroll
+    for (int n = 0; n < D / 8; ++n) {
+      row[8 * n + 2 * q] = acc[n][0];
+      row[8 * n + 2 * q + 1] = acc[n][1];
+    }
+    if (q == 0) {
+      row[D] = m;
+      row[D + 1] = l;
+    }
+  }
+  __syncthreads();
+  finish_range<T, D, G>(a, r, merged);
+}
+
+// CUDA-core kernel, for fp32 K/V. Grid (kv heads, num_splits). Each token lane keeps an online softmax (in base 2, the scale folded
 // into q) per query head of the group; lanes merge through warp shuffles, warps through shared
 // memory. A thread reads back only the ring pieces it copied itself, so the ring needs no barrier.
 //
@@ -111,26 +392,20 @@ template <typename T, int D, int G>
 __global__ void __launch_bounds__(kThreads) paged_decode_kernel(PagedDecodeArgs a) {
   using S = DecodeShape<T, D, G>;
   constexpr int kVec = S::kVec, kLanes = S::kLanesPerToken, kGroups = S::kGroups;
+  constexpr int kUnroll = S::kUnroll, kStages = S::kStages;
   extern __shared__ __align__(16) unsigned char smem[];
   __shared__ int sm_blocks[kPagedDecodeMaxSplit / 16 + 1];
 
   const int h = blockIdx.x;
-  const int stream = a.first_stream + h;
-  const int length = a.lengths[stream];
-  const int split = split_tokens(length, a.num_splits, a.min_split_tokens);
-  const int begin = blockIdx.y * split;
-  if (begin >= length) return wait_for_producers();  // past the stream's end: neither a partial nor a count
-  const int end = min(length, begin + split);
-  // The appended token's index in the stream, when it is in this CTA's range; −1 otherwise.
-  const int fresh = a.append.k && end == length ? length - 1 : -1;
+  const CtaRange r = cta_range(a);
+  const int begin = r.begin, end = r.end, fresh = r.fresh;
+  if (begin >= r.length) return wait_for_producers();  // past the stream's end: neither a partial nor a count
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int token_lane = warp * S::kTokensPerWarp + lane / kLanes;
   const int part = lane % kLanes;
 
   const int first_block = begin / a.block_size;
-  const int32_t* table = a.block_table + static_cast<int64_t>(stream) * a.table_stride;
-  for (int j = threadIdx.x; j <= (end - 1) / a.block_size - first_block; j += kThreads)
-    sm_blocks[j] = table[first_block + j];
+  stage_blocks(a, r, sm_blocks);
   __syncthreads();
 
   const T* keys = static_cast<const T*>(a.keys);
@@ -160,26 +435,12 @@ __global__ void __launch_bounds__(kThreads) paged_decode_kernel(PagedDecodeArgs 
 
   wait_for_producers();
   release_dependents();
-  // This thread's pieces of the appended token, and the token into the pool (token lane 0's
-  // threads hold every piece of it between them; thread 0 its metadata).
+  // This thread's pieces of the appended token.
   uint4 fresh_k{}, fresh_v{};
   if (fresh >= 0) {
     fresh_k = load16(static_cast<const T*>(a.append.k) + static_cast<int64_t>(h) * D + part * kVec);
     fresh_v = load16(static_cast<const T*>(a.append.v) + static_cast<int64_t>(h) * D + part * kVec);
-    const int64_t slot = a.append.slots[stream];
-    if (token_lane == 0) {
-      *reinterpret_cast<uint4*>(static_cast<T*>(a.append.keys) + slot * D + part * kVec) = fresh_k;
-      *reinterpret_cast<uint4*>(static_cast<T*>(a.append.values) + slot * D + part * kVec) = fresh_v;
-    }
-    if (threadIdx.x == 0) {
-      a.append.positions[slot] = *a.append.position;
-      if (a.append.log_beta)
-        static_cast<T*>(a.append.log_beta_pool)[slot] = static_cast<const T*>(a.append.log_beta)[h];
-      if (a.append.accumulated) a.append.accumulated[slot] = 0.f;
-      if (fresh % a.block_size == 0)
-        a.append.block_table[static_cast<int64_t>(stream) * a.table_stride + fresh / a.block_size] =
-            static_cast<int32_t>(slot / a.block_size);
-    }
+    append_to_pool<T, D>(a, r);
   }
 
   const T* q = static_cast<const T*>(a.q);
@@ -299,62 +560,37 @@ __global__ void __launch_bounds__(kThreads) paged_decode_kernel(PagedDecodeArgs 
   }
   __syncthreads();
 
-  const int ranges = (length + split - 1) / split;  // the CTAs of this stream that have work
-  for (int idx = threadIdx.x; idx < G * D; idx += kThreads) {
-    const int g = idx / D, d = idx % D;
-    float mx = -FLT_MAX;
-#pragma unroll
-    for (int w = 0; w < kWarps; ++w) mx = fmaxf(mx, row(w, g)[D]);
-    float sum = 0.f, out = 0.f;
-#pragma unroll
-    for (int w = 0; w < kWarps; ++w) {
-      const float wt = exp2f(row(w, g)[D] - mx);
-      sum += row(w, g)[D + 1] * wt;
-      out += row(w, g)[d] * wt;
-    }
-    if (ranges == 1) {
-      static_cast<T*>(a.out)[static_cast<int64_t>(h * G + g) * D + d] = from_float<T>(out / sum);
-    } else {
-      const int64_t r = (static_cast<int64_t>(h) * a.num_splits + blockIdx.y) * G + g;
-      a.partial_out[r * D + d] = out;
-      if (d == 0) {
-        a.partial_ml[r * 2] = mx;
-        a.partial_ml[r * 2 + 1] = sum;
-      }
-    }
-  }
-  if (ranges == 1) return;
-
-  // Publish the partial, then count it: the CTA that completes the stream's count merges all its
-  // ranges (the threadfence-reduction pattern), so no second launch waits on the slowest range.
-  __threadfence();
-  __syncthreads();
-  __shared__ int sm_last;
-  if (threadIdx.x == 0) {
-    sm_last = atomicAdd(a.split_counters + stream, 1) == ranges - 1;
-    if (sm_last) a.split_counters[stream] = 0;  // every range has counted: ready for the next launch
-  }
-  __syncthreads();
-  if (!sm_last) return;
-  __threadfence();
-  merge_ranges<T, D, G>(a, h, ranges, reinterpret_cast<float*>(smem));
+  finish_range<T, D, G>(a, r, merged);
 }
 
-// The ring exceeds the 48 KB a kernel gets without asking; asked once per instantiation, on the
+// The kernel serving (T, D, G) — tensor cores for 16-bit K/V — and its shared memory.
+template <typename T, int D, int G>
+struct DecodeKernel {
+  static constexpr auto kernel() {
+    if constexpr (sizeof(T) == 2) return paged_decode_mma_kernel<T, D, G>;
+    else return paged_decode_kernel<T, D, G>;
+  }
+  static constexpr size_t smem_bytes() {
+    if constexpr (sizeof(T) == 2) return MmaShape<T, D, G>::kSmemBytes;
+    else return DecodeShape<T, D, G>::kSmemBytes;
+  }
+};
+
+// The rings exceed the 48 KB a kernel gets without asking; asked once per instantiation, on the
 // first (eager) launch, never inside a graph capture.
 template <typename T, int D, int G>
 cudaError_t prepare_decode() {
-  static const cudaError_t status = cudaFuncSetAttribute(
-      paged_decode_kernel<T, D, G>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-      static_cast<int>(DecodeShape<T, D, G>::kSmemBytes));
+  using K = DecodeKernel<T, D, G>;
+  static const cudaError_t status = cudaFuncSetAttribute(K::kernel(), cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                                         static_cast<int>(K::smem_bytes()));
   return status;
 }
 
 template <typename T, int D, int G>
 cudaError_t launch_decode(const PagedDecodeArgs& a, cudaStream_t stream) {
+  using K = DecodeKernel<T, D, G>;
   if (const cudaError_t status = prepare_decode<T, D, G>(); status != cudaSuccess) return status;
-  return launch_dependent(paged_decode_kernel<T, D, G>, dim3(a.kv_heads, a.num_splits), kThreads,
-                          DecodeShape<T, D, G>::kSmemBytes, stream, a);
+  return launch_dependent(K::kernel(), dim3(a.kv_heads, a.num_splits), kThreads, K::smem_bytes(), stream, a);
 }
 
 // The instantiation serving a (dtype, head dim, group): f.template run<T, D, G>().
@@ -392,9 +628,9 @@ struct Occupancy {
   int* per_sm;
   template <typename T, int D, int G>
   cudaError_t run() const {
+    using K = DecodeKernel<T, D, G>;
     if (const cudaError_t status = prepare_decode<T, D, G>(); status != cudaSuccess) return status;
-    return cudaOccupancyMaxActiveBlocksPerMultiprocessor(per_sm, paged_decode_kernel<T, D, G>, kThreads,
-                                                         DecodeShape<T, D, G>::kSmemBytes);
+    return cudaOccupancyMaxActiveBlocksPerMultiprocessor(per_sm, K::kernel(), kThreads, K::smem_bytes());
   }
 };
 
@@ -407,7 +643,7 @@ bool paged_decode_supported(int head_dim, int group) {
 cudaError_t paged_decode_attention(const PagedDecodeArgs& a, cudaStream_t stream) {
   if (!paged_decode_supported(a.head_dim, a.group) || a.min_split_tokens <= 0 ||
       a.min_split_tokens > kPagedDecodeMaxSplit || a.num_splits <= 0 || a.num_splits > kPagedDecodeMaxSplits ||
-      a.block_size < 16 || (a.num_splits > 1 && (!a.partial_out || !a.partial_ml || !a.split_counters)))
+      a.block_size < 16 || a.block_size % 16 != 0 || (a.num_splits > 1 && (!a.partial_out || !a.partial_ml || !a.split_counters)))
     return cudaErrorInvalidValue;
   // The longest stream the table holds must fit num_splits ranges of at most kMaxSplit tokens.
   const int64_t capacity = a.table_stride * a.block_size;

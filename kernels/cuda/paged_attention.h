@@ -58,7 +58,7 @@ struct PagedDecodeArgs {
   int64_t table_stride = 0;
   const int32_t* lengths = nullptr;  // [streams]
   int first_stream = 0;
-  int block_size = 16;          // ≥ 16
+  int block_size = 16;          // a multiple of 16: a 16-token tile lies in one block
   int min_split_tokens = 64;    // in [1, kPagedDecodeMaxSplit]
   int num_splits = 1;            // in [1, kPagedDecodeMaxSplits]
   float scale = 1.0f;
