@@ -41,7 +41,7 @@ nvidia-smi > "$out/nvidia-smi.txt" 2>&1 || true
 phases=("$@")
 ((${#phases[@]})) || phases=(build kernel bench long hf)
 want() { [[ " ${phases[*]} " == *" $1 "* ]]; }
-want build && step build env JOBS="${JOBS:-16}" tests/gpu/device_build.sh -L gpu
+want build && step build env JOBS="${JOBS:-16}" TARGETS="${TARGETS:-device_checks}" tests/gpu/device_build.sh -L gpu
 export LD_LIBRARY_PATH=/tmp/trimvl-deps/usr/lib/x86_64-linux-gnu
 if want kernel && [[ -x build-gpu/tests/cache/paged_decode_bench ]]; then
   step decode_kernel build-gpu/tests/cache/paged_decode_bench 1024 8192 32768 131072
