@@ -5,7 +5,7 @@
 //   cp.async ring in shared memory and scores and sums them with mma.sync, the query group padded
 //   to the MMA's 16 rows. The CUDA-core version of it spent ~170 warp instructions per token at
 //   32K, which kept the SMs' issue slots busy before HBM (59% of its bandwidth under ncu); the MMA
-//   loop issues about a tenth of that.
+//   loop's count, by reading its code, is about a tenth of that (not yet measured under ncu).
 // - for fp32, CUDA cores: each thread streams its own 16-byte pieces of K and V.
 // The block-table slice of a CTA's range is staged in shared memory first, so no K/V load waits on
 // a table load. The split-K merge runs in the same launch, in the last CTA of each stream.
