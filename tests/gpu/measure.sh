@@ -8,9 +8,12 @@
 # summary and the bench tables.
 #
 #   usage (GPU machine, repo root; carry .deps and .whl):  tests/gpu/measure.sh [PHASE...]
-#   phases: build (+ GPU tests), kernel, bench, long, hf; default all of them. All of them take
-#   about 12 minutes, more than one call may run: split them, e.g. "build kernel" then "bench long
-#   hf" in the next call while the machine is still warm (build-gpu/ is kept then).
+#   phases: build (+ GPU tests), kernel, bench, long, hf; default all of them, and ncu on request
+#   (one 32K decode-attention launch under Nsight Compute: throughput, occupancy, instructions
+#   issued — what tells an issue-bound kernel from a memory-bound one). All of the defaults took
+#   405 s in run H (docs/perf.md), inside one call's 10 minutes; to split them, run e.g. "build
+#   kernel" and then "bench long hf" in the next call while the machine is still warm (build-gpu/
+#   is kept then).
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 out="$PWD/measure-out"
@@ -60,6 +63,8 @@ if want bench; then
 fi
 want long && step bench_128k build-gpu/app/trimvl bench --device cuda --contexts 1024,131072 --decode-tokens 256 \
   --kv-policy dbtrimkv --kv-budget 512 --kv-buffer 128 --policy-only --json "$out/bench_128k.json"
+want ncu && step ncu_decode_32k ncu --clock-control none -k regex:paged_decode -s 40 -c 1 --section SpeedOfLight \
+  --section Occupancy --metrics smsp__inst_executed.sum build-gpu/tests/cache/paged_decode_bench 32768
 want hf && step hf_bf16_tiny python3 tests/gpu/hf_bf16_check.py --trimvl build-gpu/app/trimvl \
   --tokenizer .deps/shared/assets/qwen3-tokenizer
 if [[ -n "${OUT:-}" ]]; then
