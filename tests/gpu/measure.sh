@@ -1,19 +1,19 @@
 #!/usr/bin/env bash
 # Everything one GPU-machine call should bring back for issue 5, in one command that fits a call's
 # 10 minutes: the core build and GPU tests, the decode kernel's read rate alone, the bench at 1K /
-# 8K / 32K with the HF baseline and profiled windows, and the bf16 check against HF. Every step
+# 8K / 32K with the HF baseline and profiled windows, and the bf16 checks against HF. Every step
 # runs even when one before it failed; each step's output lands in ./measure-out as a file, and the
 # exit code says whether all passed. The device tool brings back at most 8 files (a profiled bench
 # alone writes more), so with OUT set $OUT gets measure-out packed as measure.tgz, the step
 # summary and the bench tables.
 #
 #   usage (GPU machine, repo root; carry .deps and .whl):  tests/gpu/measure.sh [PHASE...]
-#   phases: build (+ GPU tests), kernel, bench, long, hf; default all of them, and ncu on request
-#   (one 32K decode-attention launch under Nsight Compute: throughput, occupancy, instructions
-#   issued — what tells an issue-bound kernel from a memory-bound one). All of the defaults took
-#   405 s in run H (docs/perf.md), inside one call's 10 minutes; to split them, run e.g. "build
-#   kernel" and then "bench long hf" in the next call while the machine is still warm (build-gpu/
-#   is kept then).
+#   phases: build (+ GPU tests), kernel, bench, long, hf (tiny shape), hf4b (the 4B shape), all of
+#   them by default; ncu on request (one 32K decode-attention launch under Nsight Compute:
+#   throughput, occupancy, instructions issued — what tells an issue-bound kernel from a
+#   memory-bound one). The defaults took about 445 s in run H (docs/perf.md), inside one call's
+#   10 minutes; to split them, run e.g. "build kernel" and then "bench long hf hf4b" in the next
+#   call while the machine is still warm (build-gpu/ is kept then).
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 out="$PWD/measure-out"
@@ -42,7 +42,7 @@ rm -f /tmp/measure-index.$$
 nvidia-smi > "$out/nvidia-smi.txt" 2>&1 || true
 
 phases=("$@")
-((${#phases[@]})) || phases=(build kernel bench long hf)
+((${#phases[@]})) || phases=(build kernel bench long hf hf4b)
 want() { [[ " ${phases[*]} " == *" $1 "* ]]; }
 want build && step build env JOBS="${JOBS:-16}" TARGETS="${TARGETS:-device_checks}" tests/gpu/device_build.sh -L gpu
 export LD_LIBRARY_PATH=/tmp/trimvl-deps/usr/lib/x86_64-linux-gnu
@@ -67,6 +67,8 @@ want ncu && step ncu_decode_32k ncu --clock-control none -k regex:paged_decode -
   --section Occupancy --metrics smsp__inst_executed.sum build-gpu/tests/cache/paged_decode_bench 32768
 want hf && step hf_bf16_tiny python3 tests/gpu/hf_bf16_check.py --trimvl build-gpu/app/trimvl \
   --tokenizer .deps/shared/assets/qwen3-tokenizer
+want hf4b && step hf_bf16_4b python3 tests/gpu/hf_bf16_check.py --trimvl build-gpu/app/trimvl \
+  --tokenizer .deps/shared/assets/qwen3-tokenizer --shape 4b
 if [[ -n "${OUT:-}" ]]; then
   tar czf "$OUT/measure.tgz" -C "$out" .
   cp "$out/steps.txt" "$OUT/" 2>/dev/null || true
