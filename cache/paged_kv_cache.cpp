@@ -199,6 +199,11 @@ struct PagedKvCache::Impl {
   int layer_heads() const { return options.num_kv_heads; }
   const c10::Device& device() const { return options.device; }
 
+  // The pool slot of entry `entry` of a stream's block table.
+  int64_t slot_of(const std::vector<int32_t>& table, int64_t entry) const {
+    return int64_t{table[static_cast<size_t>(entry / block_size())]} * block_size() + entry % block_size();
+  }
+
   // The first slot of each of the first `blocks` blocks of streams first.. (block 0's past a
   // stream's blocks: a valid block, so padded reads stay in bounds; what they read is masked),
   // appended to `out`: a sixteenth of the slots, which padded_slots expands on the device.
@@ -354,7 +359,7 @@ struct PagedKvCache::Impl {
     for (int64_t i = 0; i < h; ++i) {
       const auto& table = tables[static_cast<size_t>(first + i)];
       for (int64_t e = rows[static_cast<size_t>(i)] - t; e < rows[static_cast<size_t>(i)]; ++e)
-        host.push_back(int64_t{table[static_cast<size_t>(e / bs)]} * bs + e % bs);
+        host.push_back(slot_of(table, e));
     }
     if (!only_new) block_bases_into(host, first, static_cast<int>(h), blocks);
     const at::Tensor uploaded = ops::to_device_async(at::tensor(host, at::kLong), device());
@@ -497,8 +502,7 @@ struct PagedKvCache::Impl {
       pool.take(ceil_div(lengths[s] + 1, bs) - static_cast<int64_t>(had), table);
       forward_blocks.insert(forward_blocks.end(), table.begin() + static_cast<int64_t>(had), table.end());
       out[s] = static_cast<int32_t>(lengths[s] + 1);
-      out[static_cast<size_t>(streams) + s] =
-          static_cast<int32_t>(table[static_cast<size_t>(lengths[s] / bs)] * bs + lengths[s] % bs);
+      out[static_cast<size_t>(streams) + s] = static_cast<int32_t>(slot_of(table, lengths[s]));
     }
     if (dev.stale) upload_tables();
     dev.meta.copy_(staged, /*non_blocking=*/true);

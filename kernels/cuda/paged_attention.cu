@@ -151,13 +151,20 @@ __device__ __forceinline__ void append_to_pool(const PagedDecodeArgs& a, const C
   }
 }
 
-// Once every warp has left its unnormalised output, running max and sum per query head in
-// `merged` [kWarps][G][D + 2] (and the CTA has synced): the range's result — the output itself
-// for a stream of one range, else a partial, and the stream's last partial merges them all.
+// Warp w's row for query head g in the CTA's results `merged` [kWarps][G][D + 2]: its unnormalised
+// output [D], then its running max and sum (in the shared memory the rings used).
+template <int D, int G>
+__device__ __forceinline__ float* merged_row(float* merged, int w, int g) {
+  return merged + (w * G + g) * (D + 2);
+}
+
+// Once every warp has written its merged_row for each query head (and the CTA has synced): the
+// range's result — the output itself for a stream of one range, else a partial, and the stream's
+// last partial merges them all.
 template <typename T, int D, int G>
 __device__ __forceinline__ void finish_range(const PagedDecodeArgs& a, const CtaRange& r, float* merged) {
   const int h = blockIdx.x;
-  auto row = [&](int w, int g) { return merged + (w * G + g) * (D + 2); };
+  auto row = [&](int w, int g) { return merged_row<D, G>(merged, w, g); };
   const int ranges = (r.length + r.split - 1) / r.split;  // the CTAs of this stream that have work
   for (int idx = threadIdx.x; idx < G * D; idx += kThreads) {
     const int g = idx / D, d = idx % D;
@@ -361,9 +368,9 @@ __global__ void __launch_bounds__(kThreads) paged_decode_mma_kernel(PagedDecodeA
   l += __shfl_xor_sync(0xffffffffu, l, 2);
 
   __syncthreads();  // every warp is done with its ring, which the results reuse
-  float* merged = reinterpret_cast<float*>(smem);  // [kWarps][G][D + 2]: acc, then m and l
+  float* merged = reinterpret_cast<float*>(smem);
   if (g < G) {
-    float* row = merged + (warp * G + g) * (D + 2);
+    float* row = merged_row<D, G>(merged, warp, g);
 #pragma unroll
     for (int n = 0; n < D / 8; ++n) {
       row[8 * n + 2 * q] = acc[n][0];
@@ -545,8 +552,8 @@ __global__ void __launch_bounds__(kThreads) paged_decode_kernel(PagedDecodeArgs 
     }
   }
   __syncthreads();  // the ring is reused for the warps' results
-  float* merged = reinterpret_cast<float*>(smem);  // [kWarps][G][D + 2]: acc, then m and l
-  auto row = [&](int w, int g) { return merged + (w * G + g) * (D + 2); };
+  float* merged = reinterpret_cast<float*>(smem);
+  auto row = [&](int w, int g) { return merged_row<D, G>(merged, w, g); };
   if (lane < kLanes) {
 #pragma unroll
     for (int g = 0; g < G; ++g) {

@@ -8,8 +8,8 @@
 
 namespace trimvl::ops {
 
-// x [1, K] or [K]; weight [N, K] contiguous; bias [N] or undefined; CUDA tensors of one device and dtype (fp32, fp16, bf16), K a multiple of 16 bytes,
-// x and weight 16-byte aligned, a CUDA build.
+// x [1, K] or [K]; weight [N, K] contiguous; bias [N] or undefined; CUDA tensors of one device and
+// dtype (fp32, fp16, bf16), K a multiple of 16 bytes, x and weight 16-byte aligned, a CUDA build.
 bool gemv_supported(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias = {});
 // [1, N] (or [N] for a 1-D x) in the inputs' dtype.
 at::Tensor gemv(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias = {});
