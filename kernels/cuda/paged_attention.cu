@@ -5,8 +5,10 @@
 //   cp.async ring in shared memory and scores and sums them with mma.sync, the query group padded
 //   to the MMA's 16 rows. The CUDA-core version of it spent ~170 warp instructions per token at
 //   32K, which kept the SMs' issue slots busy before HBM (59% of its bandwidth under ncu); the MMA
-//   loop's count, by reading its code, is about a tenth of that (not yet measured under ncu).
+//   kernel's is ~40 (ncu, H100, docs/perf.md).
 // - for fp32, CUDA cores: each thread streams its own 16-byte pieces of K and V.
+// Both read K/V under L2's evict-first policy: a step reads them once, and at long contexts they
+// would otherwise push everything else out of L2 (docs/perf.md, run I).
 // The block-table slice of a CTA's range is staged in shared memory first, so no K/V load waits on
 // a table load. The split-K merge runs in the same launch, in the last CTA of each stream.
 #include <cfloat>
@@ -257,6 +259,7 @@ __global__ void __launch_bounds__(kThreads) paged_decode_mma_kernel(PagedDecodeA
   };
   const T* keys = static_cast<const T*>(a.keys);
   const T* values = static_cast<const T*>(a.values);
+  const uint64_t once = evict_first_policy();
   auto issue = [&](int t) {
     if (t < tiles) {
       const int i0 = tile_start(t);
@@ -270,8 +273,8 @@ __global__ void __launch_bounds__(kThreads) paged_decode_mma_kernel(PagedDecodeA
         if (i == r.fresh) continue;  // not in the pool yet: taken from the arguments
         const bool valid = i < r.end;
         const int64_t offset = valid ? (slot0 + row) * D + c * 8 : 0;
-        copy16_async_or_zero(chunk_at(t % kStages, 0, row, c), keys + offset, valid ? 16 : 0);
-        copy16_async_or_zero(chunk_at(t % kStages, 1, row, c), values + offset, valid ? 16 : 0);
+        copy16_async_or_zero(chunk_at(t % kStages, 0, row, c), keys + offset, valid ? 16 : 0, once);
+        copy16_async_or_zero(chunk_at(t % kStages, 1, row, c), values + offset, valid ? 16 : 0, once);
       }
     }
     commit_async();  // an empty group past the end keeps the wait counts uniform
@@ -418,6 +421,7 @@ __global__ void __launch_bounds__(kThreads) paged_decode_kernel(PagedDecodeArgs 
   const T* keys = static_cast<const T*>(a.keys);
   const T* values = static_cast<const T*>(a.values);
   uint4* ring = reinterpret_cast<uint4*>(smem);
+  const uint64_t once = evict_first_policy();
   // This thread's pieces of stage s: K at [s][0][u][thread], V at [s][1][u][thread].
   auto piece = [&](int s, int kv, int u) -> uint4* {
     return ring + ((s * 2 + kv) * kUnroll + u) * kThreads + threadIdx.x;
@@ -430,8 +434,8 @@ __global__ void __launch_bounds__(kThreads) paged_decode_kernel(PagedDecodeArgs 
       if (i < end && i != fresh) {
         const int64_t slot =
             static_cast<int64_t>(sm_blocks[i / a.block_size - first_block]) * a.block_size + i % a.block_size;
-        copy16_async(piece(s, 0, u), keys + slot * D + part * kVec);
-        copy16_async(piece(s, 1, u), values + slot * D + part * kVec);
+        copy16_async(piece(s, 0, u), keys + slot * D + part * kVec, once);
+        copy16_async(piece(s, 1, u), values + slot * D + part * kVec, once);
       }
     }
     commit_async();  // an empty group past the end keeps the wait counts uniform
