@@ -9,9 +9,11 @@
 #
 #   usage (GPU machine, repo root; carry .deps and .whl):  tests/gpu/measure.sh [PHASE...]
 #   phases: build (+ GPU tests), kernel, bench, long, hf (tiny shape), hf4b (the 4B shape), all of
-#   them by default; ncu on request (one 32K decode-attention launch under Nsight Compute:
+#   them by default; on request, ncu (one 32K decode-attention launch under Nsight Compute:
 #   throughput, occupancy, instructions issued — what tells an issue-bound kernel from a
-#   memory-bound one). The defaults took about 445 s in run H (docs/perf.md), inside one call's
+#   memory-bound one) and ab (the full cache at 1K and 32K with and without the bench flag
+#   AB_FLAG, default --no-cuda-graphs, alternating twice each: a change's effect beside the
+#   run-to-run spread of one build, which decides a change of a few percent). The defaults took about 445 s in run H (docs/perf.md), inside one call's
 #   10 minutes; to split them, run e.g. "build kernel" and then "bench long hf hf4b" in the next
 #   call while the machine is still warm (build-gpu/ is kept then).
 set -uo pipefail
@@ -65,6 +67,19 @@ want long && step bench_128k build-gpu/app/trimvl bench --device cuda --contexts
   --kv-policy dbtrimkv --kv-budget 512 --kv-buffer 128 --policy-only --json "$out/bench_128k.json"
 want ncu && step ncu_decode_32k ncu --clock-control none -k regex:paged_decode -s 40 -c 1 --section SpeedOfLight \
   --section Occupancy --metrics smsp__inst_executed.sum build-gpu/tests/cache/paged_decode_bench 32768
+if want ab; then
+  for round in 1 2; do
+    for arm in with without; do
+      flag=()
+      [[ $arm == with ]] && flag=("${AB_FLAG:---no-cuda-graphs}")
+      step "ab_${arm}_$round" build-gpu/app/trimvl bench --device cuda --contexts 1024,32768 --decode-tokens 256 \
+        --kv-policy full "${flag[@]}"
+    done
+  done
+  for log in "$out"/ab_*.log; do
+    awk -v run="$(basename "$log" .log)" '$1 == "full" && ($2 == 1024 || $2 == 32768) { print run, $2, $3, "tok/s" }' "$log"
+  done > "$out/ab.txt"
+fi
 want hf && step hf_bf16_tiny python3 tests/gpu/hf_bf16_check.py --trimvl build-gpu/app/trimvl \
   --tokenizer .deps/shared/assets/qwen3-tokenizer
 want hf4b && step hf_bf16_4b python3 tests/gpu/hf_bf16_check.py --trimvl build-gpu/app/trimvl \
@@ -72,6 +87,6 @@ want hf4b && step hf_bf16_4b python3 tests/gpu/hf_bf16_check.py --trimvl build-g
 if [[ -n "${OUT:-}" ]]; then
   tar czf "$OUT/measure.tgz" -C "$out" .
   cp "$out/steps.txt" "$OUT/" 2>/dev/null || true
-  for log in bench bench_128k; do [[ -f "$out/$log.log" ]] && cp "$out/$log.log" "$OUT/"; done
+  for log in bench.log bench_128k.log ab.txt; do [[ -f "$out/$log" ]] && cp "$out/$log" "$OUT/"; done
 fi
 exit "$rc"
