@@ -654,7 +654,8 @@ bool paged_decode_supported(int head_dim, int group) {
 cudaError_t paged_decode_attention(const PagedDecodeArgs& a, cudaStream_t stream) {
   if (!paged_decode_supported(a.head_dim, a.group) || a.min_split_tokens <= 0 ||
       a.min_split_tokens > kPagedDecodeMaxSplit || a.num_splits <= 0 || a.num_splits > kPagedDecodeMaxSplits ||
-      a.block_size < 16 || a.block_size % 16 != 0 || (a.num_splits > 1 && (!a.partial_out || !a.partial_ml || !a.split_counters)))
+      a.block_size <= 0 || a.block_size % 16 != 0 ||
+      (a.num_splits > 1 && (!a.partial_out || !a.partial_ml || !a.split_counters)))
     return cudaErrorInvalidValue;
   // The longest stream the table holds must fit num_splits ranges of at most kMaxSplit tokens.
   const int64_t capacity = a.table_stride * a.block_size;

@@ -17,6 +17,7 @@ import argparse
 import collections
 import json
 import re
+import signal
 import sys
 
 DEVICE_CATEGORIES = {"kernel", "gpu_memcpy", "gpu_memset"}
@@ -67,6 +68,7 @@ def main():
     parser.add_argument("--gaps", type=int, default=0, help="list this many of the longest idle gaps")
     parser.add_argument("--rows", type=int, default=30)
     args = parser.parse_args()
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `| head` ends the output quietly
     try:
         device, host = load(args.trace)
     except (OSError, ValueError, KeyError) as e:
