@@ -12,13 +12,15 @@
 namespace trimvl::cuda {
 namespace {
 
-constexpr int kWarps = 8;
-constexpr int kThreads = kWarps * 32;
 constexpr int kLoadsInFlight = 8;  // 16-byte weight loads per lane per round
-// CTAs per SM the register budget is set for: 4 keeps a 2560-row projection (320 CTAs) in one wave
-// (64 registers, bf16 and fp16 without spills); the two-row kernel spills when held to 3 (80
-// registers) and takes 78 at 2.
-constexpr int kPlainCtasPerSm = 4, kPairCtasPerSm = 2;
+// Warps (outputs) per CTA, and the CTAs per SM the register budget is set for. Plain: 4 warps, 8
+// CTAs (64 registers, bf16 and fp16 without spills), so that o_proj and down_proj (2560 rows: 640
+// CTAs) spread 4–5 CTAs over every SM of an H100; in CTAs of 8 warps they ran 2 on some SMs and 3
+// on others, which finished last (+0.8% decode at 1K, docs/perf.md run J). SwiGLU: 8 warps, 2 CTAs;
+// the two-row kernel spills when held to 3 (80 registers) and takes 78 at 2; its 9728 rows are
+// many waves, and 4 warps were no faster there.
+constexpr int kPlainWarps = 4, kPlainCtasPerSm = 8;
+constexpr int kPairWarps = 8, kPairCtasPerSm = 2;
 
 // A weight piece, read once per step: not kept in L1 (left to x). Volatile, so that the compiler
 // issues a round's loads together instead of sinking each next to its first use (it did, leaving
@@ -95,8 +97,8 @@ __device__ __forceinline__ void dot_rows(const uint4* const (&rows)[kRows], cons
 }
 
 template <typename T>
-__global__ void __launch_bounds__(kThreads, kPlainCtasPerSm) gemv_kernel(GemvArgs a) {
-  const int64_t row = static_cast<int64_t>(blockIdx.x) * kWarps + threadIdx.x / 32;
+__global__ void __launch_bounds__(kPlainWarps * 32, kPlainCtasPerSm) gemv_kernel(GemvArgs a) {
+  const int64_t row = static_cast<int64_t>(blockIdx.x) * kPlainWarps + threadIdx.x / 32;
   if (row >= a.rows) return wait_for_producers();
   const uint4* const w[1] = {reinterpret_cast<const uint4*>(static_cast<const T*>(a.weight) + row * a.cols)};
   float acc[1];
@@ -109,8 +111,8 @@ __global__ void __launch_bounds__(kThreads, kPlainCtasPerSm) gemv_kernel(GemvArg
 // Output i from weight rows i (gate) and rows + i (up), each rounded to T as the stacked
 // projection's output is stored, then SwiGLU's activation.
 template <typename T>
-__global__ void __launch_bounds__(kThreads, kPairCtasPerSm) gemv_silu_mul_kernel(GemvArgs a) {
-  const int64_t row = static_cast<int64_t>(blockIdx.x) * kWarps + threadIdx.x / 32;
+__global__ void __launch_bounds__(kPairWarps * 32, kPairCtasPerSm) gemv_silu_mul_kernel(GemvArgs a) {
+  const int64_t row = static_cast<int64_t>(blockIdx.x) * kPairWarps + threadIdx.x / 32;
   if (row >= a.rows) return wait_for_producers();
   const T* weight = static_cast<const T*>(a.weight);
   const uint4* const w[2] = {reinterpret_cast<const uint4*>(weight + row * a.cols),
@@ -121,10 +123,11 @@ __global__ void __launch_bounds__(kThreads, kPairCtasPerSm) gemv_silu_mul_kernel
   static_cast<T*>(a.out)[row] = from_float<T>(silu_mul_as<T>(round_to<T>(acc[0]), round_to<T>(acc[1])));
 }
 
-cudaError_t check_and_count(const GemvArgs& a, int64_t& blocks) {
+// The CTAs of `warps` outputs each that cover the rows.
+cudaError_t check_and_count(const GemvArgs& a, int warps, int64_t& blocks) {
   if (a.rows < 0 || a.cols <= 0 || a.cols % vector_width(a.dtype) != 0 || !a.weight || !a.x || !a.out)
     return cudaErrorInvalidValue;
-  blocks = (a.rows + kWarps - 1) / kWarps;
+  blocks = (a.rows + warps - 1) / warps;
   return blocks > 0x7fffffff ? cudaErrorInvalidValue : cudaSuccess;
 }
 
@@ -132,20 +135,21 @@ cudaError_t check_and_count(const GemvArgs& a, int64_t& blocks) {
 
 cudaError_t gemv(const GemvArgs& a, cudaStream_t stream) {
   int64_t blocks = 0;
-  if (const cudaError_t status = check_and_count(a, blocks); status != cudaSuccess) return status;
+  if (const cudaError_t status = check_and_count(a, kPlainWarps, blocks); status != cudaSuccess) return status;
   if (blocks == 0) return cudaSuccess;
   return with_element_type(a.dtype, [&](auto t) {
-    return launch_dependent(gemv_kernel<decltype(t)>, static_cast<unsigned>(blocks), kThreads, 0, stream, a);
+    return launch_dependent(gemv_kernel<decltype(t)>, static_cast<unsigned>(blocks), kPlainWarps * 32, 0, stream, a);
   });
 }
 
 cudaError_t gemv_silu_mul(const GemvArgs& a, cudaStream_t stream) {
   int64_t blocks = 0;
-  if (const cudaError_t status = check_and_count(a, blocks); status != cudaSuccess) return status;
+  if (const cudaError_t status = check_and_count(a, kPairWarps, blocks); status != cudaSuccess) return status;
   if (a.bias) return cudaErrorInvalidValue;
   if (blocks == 0) return cudaSuccess;
   return with_element_type(a.dtype, [&](auto t) {
-    return launch_dependent(gemv_silu_mul_kernel<decltype(t)>, static_cast<unsigned>(blocks), kThreads, 0, stream, a);
+    return launch_dependent(gemv_silu_mul_kernel<decltype(t)>, static_cast<unsigned>(blocks), kPairWarps * 32, 0,
+                            stream, a);
   });
 }
 
