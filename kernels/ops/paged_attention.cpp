@@ -21,8 +21,10 @@
 namespace trimvl::ops {
 namespace {
 
-// Shorter ranges would cost more in partials and their merge than they spread.
-constexpr int64_t kMinSplit = 64;
+// Shorter ranges would cost more in partials and their merge than they spread: at 1K tokens, ranges
+// of 64 (16 a stream: half of each CTA's warps idle, a merge of 16 partials) decoded 0.7% slower in
+// the 4B model than ranges of 128, and ranges of 256 0.5% slower (too few CTAs); docs/perf.md, run J.
+constexpr int64_t kMinSplit = 128;
 // The kernel's longest range and most ranges per stream (kernels/cuda/paged_attention.h), known
 // here in builds without CUDA.
 constexpr int64_t kMaxSplit = 4096, kMaxSplits = 1024;

@@ -161,8 +161,8 @@ TEST(PagedDecodeGpu, DecodeAppendsTheTokenAndAttendsToIt) {
   TRIMVL_REQUIRE_CUDA();
   at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(5);
   const int64_t dim = 128, heads = 4, group = 4, first = 4, capacity = 512;
-  // Layer 1's streams (4..7): mid-block, opening a block, mid-block over five ranges, opening a
-  // block that is the third range's only token.
+  // Layer 1's streams (4..7): mid-block, opening a block, mid-block over three ranges (of at least
+  // 128), opening a block that is the second range's only token.
   const std::vector<int64_t> after = {3, 9, 21, 40, 21, 17, 300, 129};
   for (const bool gated : {true, false}) {
     SCOPED_TRACE(gated ? "with log β" : "without log β");

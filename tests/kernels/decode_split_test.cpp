@@ -15,13 +15,14 @@ constexpr int64_t kResident = 528;
 TEST(DecodeSplit, FillsTheRequestedWavesAcrossTheKvHeads) {
   EXPECT_EQ(decode_split(65536, 8, kResident).num_splits, 66);  // one wave: 8 · 66 = 528 CTAs
   EXPECT_EQ(decode_split(65536, 8, kResident, 2).num_splits, 132);
-  EXPECT_EQ(decode_split(65536, 8, kResident).min_split_tokens, 64);
+  EXPECT_EQ(decode_split(65536, 8, kResident).min_split_tokens, 128);
 }
 
 TEST(DecodeSplit, ShortStreamsGetNoRangeShorterThanTheMinimum) {
-  // 2048 tokens cut into ranges of at least 64: 32 ranges, though a wave would take 66.
-  EXPECT_EQ(decode_split(2048, 8, kResident).num_splits, 32);
-  EXPECT_EQ(decode_split(64, 8, kResident).num_splits, 1);
+  // 4096 tokens cut into ranges of at least 128: 32 ranges, though a wave would take 66.
+  EXPECT_EQ(decode_split(4096, 8, kResident).num_splits, 32);
+  EXPECT_EQ(decode_split(2048, 8, kResident).num_splits, 16);
+  EXPECT_EQ(decode_split(128, 8, kResident).num_splits, 1);
 }
 
 TEST(DecodeSplit, LongStreamsGetNoRangeLongerThanTheKernelTakes) {
