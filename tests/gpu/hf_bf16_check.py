@@ -7,7 +7,9 @@ Builds a random Qwen3-VL snapshot in bf16 and runs two checks on it:
           runs the same token ids; every continuation position's logits must satisfy
           max |ours - hf| / max |hf| <= --tolerance (2e-2). Twice: the prompt in one forward (the
           prefill path), and one token per forward (`--prefill-chunk 1`: the decode path, where a
-          4B head dim runs the paged decode kernel), each against HF's one full forward.
+          4B head dim runs the paged decode kernel), each against HF's one full forward. Printed
+          beside it: each side's distance from the same weights in fp32, and HF against itself
+          with eager attention instead of sdpa — how far two faithful bf16 runs of one model fall.
   greedy  `trimvl ask --temperature 0 --max-new-tokens 32 --dump-logits` against HF
           generate(do_sample=False, max_new_tokens=32) on the same prompt: the 32 tokens must be
           identical (the snapshot has no EOS, so both make all 32). On a mismatch the step and both
@@ -114,14 +116,22 @@ def trimvl_run(args, command: str, snap: Path, dump: Path, *extra: str) -> dict:
 
 
 def hf_logits(args, model, prompt_ids: list, tokens: list):
-    """HF's logits predicting each continuation token, in the run dtype and (bf16/fp16) in fp32."""
+    """HF's logits predicting each continuation token: in the run dtype (sdpa attention), and for
+    bf16/fp16 also with eager attention and in fp32; (hf, eager, exact), the last two None in fp32."""
     ids = torch.tensor([prompt_ids + tokens], device=args.device)
     # Row i of ours predicts continuation token i, i.e. HF's logits at position len(prompt)-1+i.
     rows = slice(len(prompt_ids) - 1, len(prompt_ids) - 1 + len(tokens))
     with torch.inference_mode():
         hf = model(input_ids=ids).logits[0, rows].float().cpu()
         if args.dtype == "fp32":
-            return hf, None
+            return hf, None, None
+        # HF against itself with only the attention kernel changed: how far apart two faithful
+        # low-precision runs of one model fall, the scale against which the tolerance is judged.
+        model.set_attn_implementation("eager")
+        try:
+            eager = model(input_ids=ids).logits[0, rows].float().cpu()
+        finally:
+            model.set_attn_implementation("sdpa")
         # How far each bf16 run is from the same weights computed in fp32: a difference between two
         # bf16 runs is only meaningful next to how far either is from the exact model. On a copy:
         # casting the model there and back would leave its fp32 rotary buffers (inv_freq) rounded
@@ -129,7 +139,7 @@ def hf_logits(args, model, prompt_ids: list, tokens: list):
         exact_model = copy.deepcopy(model).float()
         exact = exact_model(input_ids=ids).logits[0, rows].float().cpu()
         del exact_model
-    return hf, exact
+    return hf, eager, exact
 
 
 def check_logits(args, snap: Path, model, prompt_ids: list, tmp: Path) -> bool:
@@ -142,8 +152,11 @@ def check_logits(args, snap: Path, model, prompt_ids: list, tmp: Path) -> bool:
     tokens = next(iter(runs.values()))["tokens"].long().tolist()
     if any(run["tokens"].long().tolist() != tokens for run in runs.values()):
         raise ValueError("the two scoring runs tokenised the continuation differently")
-    hf, exact = hf_logits(args, model, prompt_ids, tokens)
+    hf, eager, exact = hf_logits(args, model, prompt_ids, tokens)
     print(f"prompt {len(prompt_ids)} tokens, continuation {len(tokens)} tokens, vocab {hf.shape[1]}")
+    if eager is not None:
+        print(f"HF {args.dtype} with eager attention against HF's sdpa: max|eager-sdpa|/max|sdpa| = "
+              f"{relative_error(eager, hf):.3e}; against fp32: {relative_error(eager, exact):.3e}")
     ok = True
     for path, run in runs.items():
         got = run["logits"].float()
