@@ -13,9 +13,10 @@
 #   throughput, occupancy, instructions issued — what tells an issue-bound kernel from a
 #   memory-bound one) and ab (the full cache at 1K and 32K with and without the bench flag
 #   AB_FLAG, default --no-cuda-graphs, alternating twice each: a change's effect beside the
-#   run-to-run spread of one build, which decides a change of a few percent). The defaults took about 445 s in run H (docs/perf.md), inside one call's
-#   10 minutes; to split them, run e.g. "build kernel" and then "bench long hf hf4b" in the next
-#   call while the machine is still warm (build-gpu/ is kept then).
+#   run-to-run spread of one build, which decides a change of a few percent). The defaults took
+#   427 s in run J (docs/perf.md), inside one call's 10 minutes; to split them, run e.g. "build
+#   kernel" and then "bench long hf hf4b" in the next call while the machine is still warm
+#   (build-gpu/ is kept then).
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 out="$PWD/measure-out"
