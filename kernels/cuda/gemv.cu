@@ -4,6 +4,7 @@
 // a few tens of KB, read by every warp). A SwiGLU output streams its gate row and its up row in the
 // same rounds, so a lane keeps as many loads in flight either way. Launched as dependents: a warp's
 // first round of weight loads is in flight before the previous kernel (which wrote x) has ended.
+// A grid a little past one wave runs in a lighter variant that fits it in one (see gemv()).
 #include "kernels/cuda/dependent_launch.cuh"
 #include "kernels/cuda/gemv.h"
 #include "kernels/cuda/opmath.cuh"
@@ -21,6 +22,11 @@ constexpr int kLoadsInFlight = 8;  // 16-byte weight loads per lane per round
 // many waves, and 4 warps were no faster there.
 constexpr int kPlainWarps = 4, kPlainCtasPerSm = 8;
 constexpr int kPairWarps = 8, kPairCtasPerSm = 2;
+// The light plain variant: rounds of 2 loads (4 in flight a lane), 40 registers, 12 CTAs an SM.
+// q/k/v's 6144 rows are 1536 CTAs: 1.45 waves of the plain kernel on an H100 (1056 slots), one of
+// this (1584); +2.5% decode at 1K, +2.0% at 32K (docs/perf.md run K). Fewer loads in flight a warp,
+// but every SM streams to the end instead of a third of them running a last partial wave.
+constexpr int kLightLoads = 2, kLightCtasPerSm = 12;
 
 // A weight piece, read once per step: not kept in L1 (left to x). Volatile, so that the compiler
 // issues a round's loads together instead of sinking each next to its first use (it did, leaving
@@ -45,13 +51,13 @@ __device__ __forceinline__ float dot16(const uint4& w, const uint4& x, float acc
 }
 
 // Rows rows[0..kRows) against x: each lane's share in increasing piece order, then a warp tree,
-// so a row's sum is the same whatever kRows is. The last round is predicated rather than run as a
+// so a row's sum is the same whatever kRows and kLoads are. The last round is predicated rather than run as a
 // one-piece-at-a-time tail: K = 2560 leaves 64 of 320 pieces past the last whole round, K = 9728
 // 192 of 1216, and a tail loop waited for each of those loads in turn.
-template <typename T, int kRows>
+template <typename T, int kRows, int kLoads = kLoadsInFlight>
 __device__ __forceinline__ void dot_rows(const uint4* const (&rows)[kRows], const uint4* x, int64_t pieces,
                                          float (&acc)[kRows]) {
-  constexpr int kUnroll = kLoadsInFlight / kRows;
+  constexpr int kUnroll = kLoads / kRows;
   constexpr int kRound = 32 * kUnroll;
   const int lane = threadIdx.x % 32;
   const int64_t rounds = (pieces + kRound - 1) / kRound;
@@ -96,13 +102,13 @@ __device__ __forceinline__ void dot_rows(const uint4* const (&rows)[kRows], cons
   }
 }
 
-template <typename T>
-__global__ void __launch_bounds__(kPlainWarps * 32, kPlainCtasPerSm) gemv_kernel(GemvArgs a) {
+template <typename T, int kLoads, int kCtasPerSm>
+__global__ void __launch_bounds__(kPlainWarps * 32, kCtasPerSm) gemv_kernel(GemvArgs a) {
   const int64_t row = static_cast<int64_t>(blockIdx.x) * kPlainWarps + threadIdx.x / 32;
   if (row >= a.rows) return wait_for_producers();
   const uint4* const w[1] = {reinterpret_cast<const uint4*>(static_cast<const T*>(a.weight) + row * a.cols)};
   float acc[1];
-  dot_rows<T, 1>(w, reinterpret_cast<const uint4*>(a.x), a.cols / Vec<T>::kSize, acc);
+  dot_rows<T, 1, kLoads>(w, reinterpret_cast<const uint4*>(a.x), a.cols / Vec<T>::kSize, acc);
   if (threadIdx.x % 32 != 0) return;
   if (a.bias) acc[0] += to_float(static_cast<const T*>(a.bias)[row]);
   static_cast<T*>(a.out)[row] = from_float<T>(acc[0]);
@@ -137,8 +143,20 @@ cudaError_t gemv(const GemvArgs& a, cudaStream_t stream) {
   int64_t blocks = 0;
   if (const cudaError_t status = check_and_count(a, kPlainWarps, blocks); status != cudaSuccess) return status;
   if (blocks == 0) return cudaSuccess;
+  int device = 0, sms = 0;
+  if (const cudaError_t status = cudaGetDevice(&device); status != cudaSuccess) return status;
+  if (const cudaError_t status = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
+      status != cudaSuccess)
+    return status;
+  // Grids within one plain wave (o_proj, down_proj) keep its deeper rounds; grids of many waves
+  // (lm_head) stay plain too, the light variant unmeasured there.
+  const bool light = blocks > int64_t{kPlainCtasPerSm} * sms && blocks <= int64_t{kLightCtasPerSm} * sms;
   return with_element_type(a.dtype, [&](auto t) {
-    return launch_dependent(gemv_kernel<decltype(t)>, static_cast<unsigned>(blocks), kPlainWarps * 32, 0, stream, a);
+    using T = decltype(t);
+    return light ? launch_dependent(gemv_kernel<T, kLightLoads, kLightCtasPerSm>, static_cast<unsigned>(blocks),
+                                    kPlainWarps * 32, 0, stream, a)
+                 : launch_dependent(gemv_kernel<T, kLoadsInFlight, kPlainCtasPerSm>, static_cast<unsigned>(blocks),
+                                    kPlainWarps * 32, 0, stream, a);
   });
 }
 

@@ -17,6 +17,16 @@
 
 namespace trimvl::ops {
 
+#ifndef TRIMVL_HAS_CUDA
+namespace {
+[[noreturn]] void no_cuda_kernels(const c10::Device& device) {
+  throw Error(fmt::format("this build of trimvl has no CUDA kernels (configure with TRIMVL_CUDA=ON) for {}",
+                          device.str()),
+              Error::Kind::Unsupported);
+}
+}  // namespace
+#endif
+
 bool cuda_kernels_built() {
 #ifdef TRIMVL_HAS_CUDA
   return true;
@@ -57,9 +67,19 @@ void* current_stream(const c10::Device& device) {
   TRIMVL_CHECK(device.is_cuda(), "a CUDA stream for {}", device.str());
   return c10::cuda::getCurrentCUDAStream(device.has_index() ? device.index() : -1).stream();
 #else
-  throw Error(fmt::format("this build of trimvl has no CUDA kernels (configure with TRIMVL_CUDA=ON) for {}",
-                          device.str()),
-              Error::Kind::Unsupported);
+  no_cuda_kernels(device);
+#endif
+}
+
+int multiprocessor_count(const c10::Device& device) {
+#ifdef TRIMVL_HAS_CUDA
+  TRIMVL_CHECK(device.is_cuda(), "the multiprocessor count of {}", device.str());
+  int sms = 0;
+  check_cuda(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device.index() < 0 ? 0 : device.index()),
+             "multiprocessor count");
+  return sms;
+#else
+  no_cuda_kernels(device);
 #endif
 }
 

@@ -33,6 +33,9 @@ at::Tensor to_device_async(const at::Tensor& host, const c10::Device& device);
 // The current CUDA stream of `device` as an opaque cudaStream_t (what every launch goes on, so
 // that work captured into a CUDA graph stays in it). Throws Unsupported in a CPU-only build.
 void* current_stream(const c10::Device& device);
+// The streaming multiprocessors of `device`: what a grid's waves are counted in. Throws
+// Unsupported in a CPU-only build.
+int multiprocessor_count(const c10::Device& device);
 // A non-success cudaError_t (as int) becomes a trimvl::Error (Internal) naming `what`.
 void check_cuda(int error, const char* what);
 

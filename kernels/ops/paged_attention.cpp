@@ -49,10 +49,7 @@ int64_t resident_ctas(cuda::DType dtype, int64_t head_dim, int64_t group, c10::D
   int per_sm = 0;
   check_cuda(cuda::paged_decode_ctas_per_sm(dtype, static_cast<int>(head_dim), static_cast<int>(group), per_sm),
              "paged decode occupancy");
-  int sms = 0;
-  check_cuda(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device.index() < 0 ? 0 : device.index()),
-             "multiprocessor count");
-  return known[key] = std::max<int64_t>(1, int64_t{per_sm} * sms);
+  return known[key] = std::max<int64_t>(1, int64_t{per_sm} * multiprocessor_count(device));
 }
 
 void check_view(const PagedView& pool, const at::Tensor& like) {

@@ -428,6 +428,31 @@ TEST_F(FusedOpsGpu, GemvMatchesFloat64) {
   }
 }
 
+// A grid past one wave of the plain kernel but within one of its light variant (gemv.cu: CTAs of 4
+// rows, 8 an SM plain, 12 light; q/k/v's grid on an H100) runs light. Each lane sums its share in
+// the same order either way, so the light sums equal the plain kernel's bit for bit: here the same
+// rows in two halves, each grid within one plain wave.
+TEST_F(FusedOpsGpu, GemvOneWaveVariantEqualsPlainBitForBit) {
+  TRIMVL_REQUIRE_CUDA();
+  const int64_t n = 4 * 10 * multiprocessor_count(kCuda), half = n / 2;  // 10 CTAs an SM, then 5
+  for (const auto dtype : kDtypes) {
+    for (const int64_t k : {int64_t{2560}, int64_t{4104}}) {
+      for (const bool biased : {false, true}) {
+        const at::Tensor x = draw({1, k}, dtype), weight = draw({n, k}, dtype);
+        const at::Tensor bias = biased ? draw({n}, dtype) : at::Tensor();
+        const auto part = [&](const at::Tensor& t, int64_t start) { return t.defined() ? t.narrow(0, start, half) : t; };
+        const at::Tensor want =
+            at::cat({gemv(x, part(weight, 0), part(bias, 0)), gemv(x, part(weight, half), part(bias, half))}, -1);
+        const at::Tensor like = want.clone();
+        poison_next({like});
+        const at::Tensor got = gemv(x, weight, bias);
+        EXPECT_TRUE(at::equal(got, want)) << "gemv " << c10::toString(dtype) << " N " << n << " K " << k
+                                          << (biased ? " +bias" : "");
+      }
+    }
+  }
+}
+
 // SwiGLU's projection in one launch against its steps, the plain gemv into a stacked output and
 // ATen's silu(gate) * up over its halves: the same sums in the same order and the same roundings,
 // so equal bit for bit (the products are gemv's, tested against float64 above). Shapes: the 4B's,
