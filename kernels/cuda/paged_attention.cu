@@ -131,6 +131,11 @@ __device__ __forceinline__ void stage_blocks(const PagedDecodeArgs& a, const Cta
     blocks[j] = table[first_block + j];
 }
 
+// Token i's pool slot, its block from the staged entries (the first of them is block first_block).
+__device__ __forceinline__ int64_t staged_slot(const int* blocks, int first_block, int block_size, int i) {
+  return static_cast<int64_t>(blocks[i / block_size - first_block]) * block_size + i % block_size;
+}
+
 // The appended token into the pool, after the wait: its K and V pieces by the first threads, its
 // metadata by thread 0, and the table entry of a block it opens (read by no CTA of this launch).
 template <typename T, int D>
@@ -263,8 +268,7 @@ __global__ void __launch_bounds__(kThreads) paged_decode_mma_kernel(PagedDecodeA
   auto issue = [&](int t) {
     if (t < tiles) {
       const int i0 = tile_start(t);
-      const int64_t slot0 =
-          static_cast<int64_t>(sm_blocks[i0 / a.block_size - first_block]) * a.block_size + i0 % a.block_size;
+      const int64_t slot0 = staged_slot(sm_blocks, first_block, a.block_size, i0);
       const int c = lane % kChunks;
 #pragma unroll
       for (int pass = 0; pass < S::kTile / kRowsPerPass; ++pass) {
@@ -432,8 +436,7 @@ __global__ void __launch_bounds__(kThreads) paged_decode_kernel(PagedDecodeArgs 
     for (int u = 0; u < kUnroll; ++u) {
       const int i = begin + tile * S::kTile + u * kGroups + token_lane;
       if (i < end && i != fresh) {
-        const int64_t slot =
-            static_cast<int64_t>(sm_blocks[i / a.block_size - first_block]) * a.block_size + i % a.block_size;
+        const int64_t slot = staged_slot(sm_blocks, first_block, a.block_size, i);
         copy16_async(piece(s, 0, u), keys + slot * D + part * kVec, once);
         copy16_async(piece(s, 1, u), values + slot * D + part * kVec, once);
       }
