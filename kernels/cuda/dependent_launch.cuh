@@ -10,7 +10,7 @@
 // - it calls release_dependents() only after wait_for_producers(), so that when a kernel starts,
 //   every kernel of the stream before its predecessor has completed;
 // - before its wait it reads only memory its predecessor does not write (weights; for the decode
-//   attention, the cache, which the RoPE before it leaves alone) and writes only registers and
+//   attention, the cache, which the q/k/v projection before it leaves alone) and writes only registers and
 //   shared memory — never global memory, which an earlier kernel may still read (buffers the
 //   allocator hands on);
 // - every thread waits before it exits, so that a grid is complete only after its producers are

@@ -7,6 +7,8 @@
 // A grid a little past one wave runs in a lighter variant that fits it in one (see gemv()).
 #include "kernels/cuda/dependent_launch.cuh"
 #include "kernels/cuda/gemv.h"
+#include "kernels/cuda/norm_rope_head.cuh"
+#include "kernels/cuda/rotary.h"
 #include "kernels/cuda/opmath.cuh"
 #include "kernels/cuda/vector_io.cuh"
 
@@ -114,6 +116,46 @@ __global__ void __launch_bounds__(kPlainWarps * 32, kCtasPerSm) gemv_kernel(Gemv
   static_cast<T*>(a.out)[row] = from_float<T>(acc[0]);
 }
 
+// q/k/v's projection, then each q and k head's norm and rotation by the CTA that completes the
+// head (the threadfence-reduction pattern: publish, count, and the last to count goes on). The
+// rows are heads · D with D a multiple of kPlainWarps, so every CTA is full and lies in one head.
+template <typename T, int kLoads, int kCtasPerSm, int kLanes>
+__global__ void __launch_bounds__(kPlainWarps * 32, kCtasPerSm) gemv_qk_norm_rope_kernel(GemvArgs a, QkvNormRope r) {
+  constexpr int kVec = Vec<T>::kSize, kHalf = kLanes * kVec, D = 2 * kHalf;
+  const int64_t first_row = static_cast<int64_t>(blockIdx.x) * kPlainWarps, row = first_row + threadIdx.x / 32;
+  T* out = static_cast<T*>(a.out);
+  const uint4* const w[1] = {reinterpret_cast<const uint4*>(static_cast<const T*>(a.weight) + row * a.cols)};
+  float acc[1];
+  dot_rows<T, 1, kLoads>(w, reinterpret_cast<const uint4*>(a.x), a.cols / Vec<T>::kSize, acc);
+  if (threadIdx.x % 32 == 0) out[row] = from_float<T>(acc[0]);
+  const int head = static_cast<int>(first_row / D);
+  if (head >= r.q_heads + r.kv_heads) return;  // a v head, left as projected
+
+  __shared__ bool last;
+  __threadfence();
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    last = atomicAdd(r.counters + head, 1) == D / kPlainWarps - 1;
+    if (last) r.counters[head] = 0;  // all the head's CTAs have counted: zero for the next launch
+  }
+  __syncthreads();
+  if (!last || threadIdx.x >= 32) return;
+  __threadfence();
+  // The head as the other CTAs stored it, through L2 (.cg): L1 is not coherent across SMs.
+  T* head_row = out + int64_t{head} * D;
+  const int part = static_cast<int>(threadIdx.x % kLanes) * kVec;
+  const bool valid = threadIdx.x < kLanes;
+  float x1[kVec], x2[kVec];
+  if (valid) {
+    unpack<T>(__ldcg(reinterpret_cast<const uint4*>(head_row + part)), x1);
+    unpack<T>(__ldcg(reinterpret_cast<const uint4*>(head_row + kHalf + part)), x2);
+  }
+  // The mean's factor as ops::qk_norm_rope passes it, H / (H · D): exactly 1 / D, D a power of two.
+  const bool is_q = head < r.q_heads;
+  norm_rope_head<T, kLanes>(x1, x2, valid, 1.f / D, r.eps, static_cast<const T*>(is_q ? r.q_weight : r.k_weight),
+                            static_cast<const T*>(r.cos), static_cast<const T*>(r.sin), head_row);
+}
+
 // Output i from weight rows i (gate) and rows + i (up), each rounded to T as the stacked
 // projection's output is stored, then SwiGLU's activation.
 template <typename T>
@@ -137,26 +179,59 @@ cudaError_t check_and_count(const GemvArgs& a, int warps, int64_t& blocks) {
   return blocks > 0x7fffffff ? cudaErrorInvalidValue : cudaSuccess;
 }
 
-}  // namespace
-
-cudaError_t gemv(const GemvArgs& a, cudaStream_t stream) {
-  int64_t blocks = 0;
-  if (const cudaError_t status = check_and_count(a, kPlainWarps, blocks); status != cudaSuccess) return status;
-  if (blocks == 0) return cudaSuccess;
+// Whether a plain grid of `blocks` CTAs runs light: past one plain wave and within one light wave.
+// Grids within one plain wave (o_proj, down_proj) keep its deeper rounds; grids of many waves
+// (lm_head) stay plain too, the light variant unmeasured there.
+cudaError_t runs_light(int64_t blocks, bool& light) {
   int device = 0, sms = 0;
   if (const cudaError_t status = cudaGetDevice(&device); status != cudaSuccess) return status;
   if (const cudaError_t status = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
       status != cudaSuccess)
     return status;
-  // Grids within one plain wave (o_proj, down_proj) keep its deeper rounds; grids of many waves
-  // (lm_head) stay plain too, the light variant unmeasured there.
-  const bool light = blocks > int64_t{kPlainCtasPerSm} * sms && blocks <= int64_t{kLightCtasPerSm} * sms;
+  light = blocks > int64_t{kPlainCtasPerSm} * sms && blocks <= int64_t{kLightCtasPerSm} * sms;
+  return cudaSuccess;
+}
+
+}  // namespace
+
+cudaError_t gemv(const GemvArgs& a, cudaStream_t stream) {
+  int64_t blocks = 0;
+  bool light = false;
+  if (const cudaError_t status = check_and_count(a, kPlainWarps, blocks); status != cudaSuccess) return status;
+  if (blocks == 0) return cudaSuccess;
+  if (const cudaError_t status = runs_light(blocks, light); status != cudaSuccess) return status;
   return with_element_type(a.dtype, [&](auto t) {
     using T = decltype(t);
     return light ? launch_dependent(gemv_kernel<T, kLightLoads, kLightCtasPerSm>, static_cast<unsigned>(blocks),
                                     kPlainWarps * 32, 0, stream, a)
                  : launch_dependent(gemv_kernel<T, kLoadsInFlight, kPlainCtasPerSm>, static_cast<unsigned>(blocks),
                                     kPlainWarps * 32, 0, stream, a);
+  });
+}
+
+bool gemv_qk_norm_rope_supported(DType dtype, int64_t head_dim) {
+  return qk_norm_rope_supported(dtype, head_dim) && head_dim % kPlainWarps == 0;
+}
+
+cudaError_t gemv_qk_norm_rope(const GemvArgs& a, const QkvNormRope& r, cudaStream_t stream) {
+  int64_t blocks = 0;
+  bool light = false;
+  if (!gemv_qk_norm_rope_supported(a.dtype, r.head_dim) || r.q_heads < 0 || r.kv_heads < 0 || a.bias ||
+      a.rows != (int64_t{r.q_heads} + 2 * int64_t{r.kv_heads}) * r.head_dim || !r.q_weight || !r.k_weight || !r.cos ||
+      !r.sin || !r.counters)
+    return cudaErrorInvalidValue;
+  if (const cudaError_t status = check_and_count(a, kPlainWarps, blocks); status != cudaSuccess) return status;
+  if (blocks == 0) return cudaSuccess;
+  if (const cudaError_t status = runs_light(blocks, light); status != cudaSuccess) return status;
+  return with_element_type(a.dtype, [&](auto t) {
+    using T = decltype(t);
+    return with_head_lanes<T>(r.head_dim, [&](auto lanes) {
+      constexpr int kLanes = decltype(lanes)::value;
+      return light ? launch_dependent(gemv_qk_norm_rope_kernel<T, kLightLoads, kLightCtasPerSm, kLanes>,
+                                      static_cast<unsigned>(blocks), kPlainWarps * 32, 0, stream, a, r)
+                   : launch_dependent(gemv_qk_norm_rope_kernel<T, kLoadsInFlight, kPlainCtasPerSm, kLanes>,
+                                      static_cast<unsigned>(blocks), kPlainWarps * 32, 0, stream, a, r);
+    });
   });
 }
 

@@ -30,4 +30,22 @@ cudaError_t gemv(const GemvArgs& args, cudaStream_t stream);
 // (swiglu.h). Bias must be null.
 cudaError_t gemv_silu_mul(const GemvArgs& args, cudaStream_t stream);
 
+// A layer's q/k/v projection of one token (rows = (q_heads + 2 · kv_heads) · head_dim: the q, k and v
+// heads in that order) with the q and k heads' RMSNorm and rotary embedding (rotary.h) applied in
+// place, each by the CTA that completes the head, so no launch of its own waits on the
+// projection's end: out is bit for bit gemv's followed by qk_norm_rope's over its q and k heads.
+struct QkvNormRope {
+  int q_heads = 0, kv_heads = 0, head_dim = 0;
+  float eps = 0.f;
+  const void* q_weight = nullptr;  // [head_dim]
+  const void* k_weight = nullptr;  // [head_dim]
+  const void* cos = nullptr;       // [head_dim], the token's
+  const void* sin = nullptr;       // [head_dim]
+  int* counters = nullptr;         // [q_heads + kv_heads], zero before a launch and zero after it
+};
+// Bias must be null; launches sharing counters must not overlap (a layer's own, say).
+cudaError_t gemv_qk_norm_rope(const GemvArgs& args, const QkvNormRope& rope, cudaStream_t stream);
+// qk_norm_rope_supported (rotary.h), and head_dim a multiple of the 4 rows of a CTA.
+bool gemv_qk_norm_rope_supported(DType dtype, int64_t head_dim);
+
 }  // namespace trimvl::cuda

@@ -77,6 +77,70 @@ at::Tensor gemv_silu_mul(const at::Tensor& x, const at::Tensor& gate_up) {
   return launch(x, gate_up, {}, gate_up.size(0) / 2, true);
 }
 
+bool gemv_qk_norm_rope_supported(const at::Tensor& x, const at::Tensor& qkv_weight, int64_t q_heads,
+                                 int64_t kv_heads, const at::Tensor& q_weight, const at::Tensor& k_weight,
+                                 const at::Tensor& cos, const at::Tensor& sin) {
+#ifdef TRIMVL_HAS_CUDA
+  if (!gemv_supported(x, qkv_weight) || !q_weight.defined() || q_heads < 0 || kv_heads < 0) return false;
+  const int64_t d = q_weight.numel();
+  const auto vector = [&](const at::Tensor& t) {
+    return t.defined() && t.device() == qkv_weight.device() && t.scalar_type() == qkv_weight.scalar_type() &&
+           t.is_contiguous() && t.numel() == d && aligned_16(t);
+  };
+  return cuda::gemv_qk_norm_rope_supported(*cuda_dtype(qkv_weight.scalar_type()), d) &&
+         q_heads + kv_heads <= 0x7fffffff && qkv_weight.size(0) == (q_heads + 2 * kv_heads) * d && vector(q_weight) &&
+         vector(k_weight) && vector(cos) && vector(sin);
+#else
+  (void)x, (void)qkv_weight, (void)q_heads, (void)kv_heads, (void)q_weight, (void)k_weight, (void)cos, (void)sin;
+  return false;
+#endif
+}
+
+ProjectedQkv gemv_qk_norm_rope(const at::Tensor& x, const at::Tensor& qkv_weight, int64_t q_heads, int64_t kv_heads,
+                               const at::Tensor& q_weight, const at::Tensor& k_weight, double eps,
+                               const at::Tensor& cos, const at::Tensor& sin, const at::Tensor& counters) {
+  TRIMVL_CHECK(gemv_qk_norm_rope_supported(x, qkv_weight, q_heads, kv_heads, q_weight, k_weight, cos, sin),
+               "gemv_qk_norm_rope: no CUDA kernel for x {}, q/k/v weight {} of {} + 2 x {} heads, norm weights {} and "
+               "{}, cos {}, sin {}",
+               describe(x), describe(qkv_weight), q_heads, kv_heads, describe(q_weight), describe(k_weight),
+               describe(cos), describe(sin));
+  TRIMVL_CHECK(counters.defined() && counters.device() == qkv_weight.device() && counters.scalar_type() == at::kInt &&
+                   counters.is_contiguous() && counters.numel() == q_heads + kv_heads,
+               "gemv_qk_norm_rope: counters must be int32 [{}] on {}, not {}", q_heads + kv_heads,
+               qkv_weight.device().str(), describe(counters));
+  ProjectedQkv out;
+#ifdef TRIMVL_HAS_CUDA
+  const c10::DeviceGuard guard(qkv_weight.device());
+  const int64_t d = q_weight.numel();
+  const at::Tensor qkv = at::empty({1, qkv_weight.size(0)}, qkv_weight.options());
+  cuda::GemvArgs a;
+  a.dtype = *cuda_dtype(qkv_weight.scalar_type());
+  a.rows = qkv_weight.size(0);
+  a.cols = qkv_weight.size(1);
+  a.weight = qkv_weight.data_ptr();
+  a.x = x.data_ptr();
+  a.out = qkv.data_ptr();
+  cuda::QkvNormRope r;
+  r.q_heads = static_cast<int>(q_heads);
+  r.kv_heads = static_cast<int>(kv_heads);
+  r.head_dim = static_cast<int>(d);
+  r.eps = static_cast<float>(eps);  // as qk_norm_rope passes it
+  r.q_weight = q_weight.data_ptr();
+  r.k_weight = k_weight.data_ptr();
+  r.cos = cos.data_ptr();
+  r.sin = sin.data_ptr();
+  r.counters = counters.data_ptr<int32_t>();
+  check_cuda(cuda::gemv_qk_norm_rope(a, r, static_cast<cudaStream_t>(current_stream(qkv_weight.device()))),
+             "gemv_qk_norm_rope");
+  out.q = qkv.narrow(1, 0, q_heads * d).view({1, q_heads, d});
+  out.k = qkv.narrow(1, q_heads * d, kv_heads * d).view({1, kv_heads, d});
+  out.v = qkv.narrow(1, (q_heads + kv_heads) * d, kv_heads * d).view({1, kv_heads, d});
+#else
+  (void)eps;
+#endif
+  return out;
+}
+
 at::Tensor linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
   return gemv_supported(x, weight, bias) ? gemv(x, weight, bias) : at::linear(x, weight, bias);
 }

@@ -22,6 +22,25 @@ bool gemv_silu_mul_supported(const at::Tensor& x, const at::Tensor& gate_up);
 // [1, I] (or [I] for a 1-D x).
 at::Tensor gemv_silu_mul(const at::Tensor& x, const at::Tensor& gate_up);
 
+// A decode step's q/k/v in one launch: the token's projection through the stacked [q | k | v]
+// weight ([(H_q + 2·H_kv)·D, K]), its q and k heads then normalised and rotated as qk_norm_rope
+// does (rotary.h) by the kernel's last CTA of each head. Bit-identical to gemv followed by
+// qk_norm_rope over its q and k views.
+struct ProjectedQkv {
+  at::Tensor q, k, v;  // [1, H_q, D], [1, H_kv, D], [1, H_kv, D]: views of one output
+};
+// gemv's conditions for x and qkv_weight (no bias); the q/k norm weights and the token's cos and
+// sin D elements each, contiguous, of the weight's device and dtype, 16-byte aligned; D as
+// qk_norm_rope takes it and a multiple of 4.
+bool gemv_qk_norm_rope_supported(const at::Tensor& x, const at::Tensor& qkv_weight, int64_t q_heads,
+                                 int64_t kv_heads, const at::Tensor& q_weight, const at::Tensor& k_weight,
+                                 const at::Tensor& cos, const at::Tensor& sin);
+// counters: int32 [H_q + H_kv] zeros on the weight's device, left zero by every launch; launches
+// sharing them must not run at once (one set per layer).
+ProjectedQkv gemv_qk_norm_rope(const at::Tensor& x, const at::Tensor& qkv_weight, int64_t q_heads, int64_t kv_heads,
+                               const at::Tensor& q_weight, const at::Tensor& k_weight, double eps,
+                               const at::Tensor& cos, const at::Tensor& sin, const at::Tensor& counters);
+
 // x·Wᵀ (+ bias) for a decode step's projections: one token on a CUDA device through gemv (1.08×
 // cuBLAS over a 4B step's projections, though not on every shape alone, and it launches as a
 // dependent: docs/perf.md), anything else through at::linear.

@@ -453,6 +453,53 @@ TEST_F(FusedOpsGpu, GemvOneWaveVariantEqualsPlainBitForBit) {
   }
 }
 
+// A decode step's q/k/v with its q/k-norm + RoPE in the projection's launch against the two
+// launches it replaces, gemv then qk_norm_rope over the output's q and k views: the same arithmetic
+// (norm_rope_head.cuh) on the same rounded projections, so equal bit for bit. Shapes: the 4B's (its
+// 1536 CTAs run the light variant on an H100), and small ones of one plain wave with both head
+// sizes. Each runs twice on one set of counters, which must be zero again after every launch.
+TEST_F(FusedOpsGpu, GemvQkNormRopeEqualsGemvThenQkNormRopeBitForBit) {
+  TRIMVL_REQUIRE_CUDA();
+  struct Shape {
+    int64_t q_heads, kv_heads, d, k;
+  };
+  for (const auto dtype : kDtypes) {
+    for (const Shape s : {Shape{32, 8, 128, 2560}, Shape{4, 2, 64, 96}, Shape{3, 1, 128, 40}}) {
+      const std::string what = fmt::format("gemv_qk_norm_rope {} heads {}/{} D {} K {}", dtype_name(dtype), s.q_heads,
+                                           s.kv_heads, s.d, s.k);
+      const at::Tensor x = draw({1, s.k}, dtype), weight = draw({(s.q_heads + 2 * s.kv_heads) * s.d, s.k}, dtype);
+      const at::Tensor q_weight = norm_weight(s.d, dtype), k_weight = norm_weight(s.d, dtype);
+      const at::Tensor cos = draw({1, s.d}, dtype), sin = draw({1, s.d}, dtype);
+      const at::Tensor qkv = gemv(x, weight);
+      const at::Tensor q_raw = qkv.narrow(1, 0, s.q_heads * s.d).view({1, s.q_heads, s.d});
+      const at::Tensor k_raw = qkv.narrow(1, s.q_heads * s.d, s.kv_heads * s.d).view({1, s.kv_heads, s.d});
+      const RotatedQk want = qk_norm_rope(q_raw, k_raw, q_weight, k_weight, kEps, cos, sin);
+      const at::Tensor want_v = qkv.narrow(1, (s.q_heads + s.kv_heads) * s.d, s.kv_heads * s.d);
+      const at::Tensor counters = at::zeros({s.q_heads + s.kv_heads}, at::TensorOptions().dtype(at::kInt).device(kCuda));
+      ASSERT_TRUE(gemv_qk_norm_rope_supported(x, weight, s.q_heads, s.kv_heads, q_weight, k_weight, cos, sin)) << what;
+      for (int run = 0; run < 2; ++run) {
+        const at::Tensor like = qkv.clone();
+        poison_next({like});
+        const ProjectedQkv got =
+            gemv_qk_norm_rope(x, weight, s.q_heads, s.kv_heads, q_weight, k_weight, kEps, cos, sin, counters);
+        EXPECT_TRUE(at::equal(got.q, want.q)) << what << " q, run " << run;
+        EXPECT_TRUE(at::equal(got.k, want.k)) << what << " k, run " << run;
+        EXPECT_TRUE(at::equal(got.v.reshape({1, -1}), want_v)) << what << " v, run " << run;
+        EXPECT_EQ(counters.count_nonzero().item<int64_t>(), 0) << what << " counters after run " << run;
+      }
+    }
+  }
+  const at::Tensor x = draw({1, 64}, at::kBFloat16), q_weight = norm_weight(64, at::kBFloat16);
+  const at::Tensor weight = draw({4 * 64, 64}, at::kBFloat16), table = draw({1, 64}, at::kBFloat16);
+  EXPECT_TRUE(gemv_qk_norm_rope_supported(x, weight, 2, 1, q_weight, q_weight, table, table));
+  EXPECT_FALSE(gemv_qk_norm_rope_supported(x, weight, 2, 2, q_weight, q_weight, table, table));  // rows ≠ heads · D
+  EXPECT_FALSE(gemv_qk_norm_rope_supported(at::ones({2, 64}, x.options()), weight, 2, 1, q_weight, q_weight, table,
+                                           table));  // two tokens
+  EXPECT_FALSE(gemv_qk_norm_rope_supported(x, weight, 2, 1, q_weight, q_weight, draw({2, 64}, at::kBFloat16), table));
+  const at::Tensor short_counters = at::zeros({2}, at::TensorOptions().dtype(at::kInt).device(kCuda));
+  EXPECT_THROW(gemv_qk_norm_rope(x, weight, 2, 1, q_weight, q_weight, kEps, table, table, short_counters), Error);
+}
+
 // SwiGLU's projection in one launch against its steps, the plain gemv into a stacked output and
 // ATen's silu(gate) * up over its halves: the same sums in the same order and the same roundings,
 // so equal bit for bit (the products are gemv's, tested against float64 above). Shapes: the 4B's,
