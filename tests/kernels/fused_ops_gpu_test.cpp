@@ -440,7 +440,9 @@ TEST_F(FusedOpsGpu, GemvOneWaveVariantEqualsPlainBitForBit) {
       for (const bool biased : {false, true}) {
         const at::Tensor x = draw({1, k}, dtype), weight = draw({n, k}, dtype);
         const at::Tensor bias = biased ? draw({n}, dtype) : at::Tensor();
-        const auto part = [&](const at::Tensor& t, int64_t start) { return t.defined() ? t.narrow(0, start, half) : t; };
+        const auto part = [&](const at::Tensor& t, int64_t start) {
+          return t.defined() ? t.narrow(0, start, half) : t;
+        };
         const at::Tensor want =
             at::cat({gemv(x, part(weight, 0), part(bias, 0)), gemv(x, part(weight, half), part(bias, half))}, -1);
         const at::Tensor like = want.clone();
@@ -475,7 +477,8 @@ TEST_F(FusedOpsGpu, GemvQkNormRopeEqualsGemvThenQkNormRopeBitForBit) {
       const at::Tensor k_raw = qkv.narrow(1, s.q_heads * s.d, s.kv_heads * s.d).view({1, s.kv_heads, s.d});
       const RotatedQk want = qk_norm_rope(q_raw, k_raw, q_weight, k_weight, kEps, cos, sin);
       const at::Tensor want_v = qkv.narrow(1, (s.q_heads + s.kv_heads) * s.d, s.kv_heads * s.d);
-      const at::Tensor counters = at::zeros({s.q_heads + s.kv_heads}, at::TensorOptions().dtype(at::kInt).device(kCuda));
+      const at::Tensor counters =
+          at::zeros({s.q_heads + s.kv_heads}, at::TensorOptions().dtype(at::kInt).device(kCuda));
       ASSERT_TRUE(gemv_qk_norm_rope_supported(x, weight, s.q_heads, s.kv_heads, q_weight, k_weight, cos, sin)) << what;
       for (int run = 0; run < 2; ++run) {
         const at::Tensor like = qkv.clone();
