@@ -10,7 +10,8 @@ on --device in --dtype (sdpa attention), and measures, under torch.inference_mod
           and their argmax. That is vision + prefill + first token.
   decode  at each context N: generate() greedily after N random text tokens, once with 1 new token
           (prefill + first token) and once with K = decode_tokens + 1; tokens/s = (K - 1) / (t_K - t_1),
-          each time the fastest of --repeats runs (the difference of two noisy times is noisier still).
+          each time the fastest of --repeats runs (the difference of two noisy times is noisier still),
+          and up to three more rounds of them while t_K is not above t_1 (load on a shared machine).
           EOS is disabled so exactly K tokens come out (checked).
 
 Every clock read follows a device synchronisation. The results go to --json (trimvl bench reads
@@ -200,8 +201,20 @@ def measure_decode(model, config, device, context: int, decode_tokens: int, warm
     steps = decode_tokens
     if warmup > 0:  # this context's shapes once through prefill and a decode step, untimed
         generate(model, ids, 2)
-    first_s, total_s = fastest_pair(device, repeats, lambda: generate(model, ids, 1),
-                                    lambda: generate(model, ids, steps + 1))
+    def first():
+        return generate(model, ids, 1)
+
+    def total():
+        return generate(model, ids, steps + 1)
+
+    first_s, total_s = fastest_pair(device, repeats, first, total)
+    # A stretch of load can outlast every run of one kind (seen under ctest -j2: 1 token slower than 25 on a
+    # tiny model while another test held both cores); more rounds before giving up.
+    for _ in range(3):
+        if total_s > first_s:
+            break
+        more_first, more_total = fastest_pair(device, repeats, first, total)
+        first_s, total_s = min(first_s, more_first), min(total_s, more_total)
     decode_s = total_s - first_s
     if decode_s <= 0:
         raise RuntimeError(f"context {context}: generate() with {steps + 1} tokens took {total_s:.4f} s, not more "
