@@ -5,6 +5,9 @@
 // same rounds, so a lane keeps as many loads in flight either way. Launched as dependents: a warp's
 // first round of weight loads is in flight before the previous kernel (which wrote x) has ended.
 // A grid a little past one wave runs in a lighter variant that fits it in one (see gemv()).
+#include <map>
+#include <mutex>
+
 #include "kernels/cuda/dependent_launch.cuh"
 #include "kernels/cuda/gemv.h"
 #include "kernels/cuda/norm_rope_head.cuh"
@@ -182,12 +185,20 @@ cudaError_t check_and_count(const GemvArgs& a, int warps, int64_t& blocks) {
 // Whether a plain grid of `blocks` CTAs runs light: past one plain wave and within one light wave.
 // Grids within one plain wave (o_proj, down_proj) keep its deeper rounds; grids of many waves
 // (lm_head) stay plain too, the light variant unmeasured there.
+// The SM count is asked of the driver once per device: an eager decode step launches over a hundred
+// GEMVs.
 cudaError_t runs_light(int64_t blocks, bool& light) {
-  int device = 0, sms = 0;
+  static std::mutex mutex;
+  static std::map<int, int> known;
+  int device = 0;
   if (const cudaError_t status = cudaGetDevice(&device); status != cudaSuccess) return status;
-  if (const cudaError_t status = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
-      status != cudaSuccess)
-    return status;
+  const std::lock_guard lock(mutex);
+  int& sms = known[device];
+  if (sms == 0) {
+    if (const cudaError_t status = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
+        status != cudaSuccess)
+      return status;
+  }
   light = blocks > int64_t{kPlainCtasPerSm} * sms && blocks <= int64_t{kLightCtasPerSm} * sms;
   return cudaSuccess;
 }
@@ -202,10 +213,9 @@ cudaError_t gemv(const GemvArgs& a, cudaStream_t stream) {
   if (const cudaError_t status = runs_light(blocks, light); status != cudaSuccess) return status;
   return with_element_type(a.dtype, [&](auto t) {
     using T = decltype(t);
-    return light ? launch_dependent(gemv_kernel<T, kLightLoads, kLightCtasPerSm>, static_cast<unsigned>(blocks),
-                                    kPlainWarps * 32, 0, stream, a)
-                 : launch_dependent(gemv_kernel<T, kLoadsInFlight, kPlainCtasPerSm>, static_cast<unsigned>(blocks),
-                                    kPlainWarps * 32, 0, stream, a);
+    const auto kernel =
+        light ? gemv_kernel<T, kLightLoads, kLightCtasPerSm> : gemv_kernel<T, kLoadsInFlight, kPlainCtasPerSm>;
+    return launch_dependent(kernel, static_cast<unsigned>(blocks), kPlainWarps * 32, 0, stream, a);
   });
 }
 
@@ -227,10 +237,9 @@ cudaError_t gemv_qk_norm_rope(const GemvArgs& a, const QkvNormRope& r, cudaStrea
     using T = decltype(t);
     return with_head_lanes<T>(r.head_dim, [&](auto lanes) {
       constexpr int kLanes = decltype(lanes)::value;
-      return light ? launch_dependent(gemv_qk_norm_rope_kernel<T, kLightLoads, kLightCtasPerSm, kLanes>,
-                                      static_cast<unsigned>(blocks), kPlainWarps * 32, 0, stream, a, r)
-                   : launch_dependent(gemv_qk_norm_rope_kernel<T, kLoadsInFlight, kPlainCtasPerSm, kLanes>,
-                                      static_cast<unsigned>(blocks), kPlainWarps * 32, 0, stream, a, r);
+      const auto kernel = light ? gemv_qk_norm_rope_kernel<T, kLightLoads, kLightCtasPerSm, kLanes>
+                                : gemv_qk_norm_rope_kernel<T, kLoadsInFlight, kPlainCtasPerSm, kLanes>;
+      return launch_dependent(kernel, static_cast<unsigned>(blocks), kPlainWarps * 32, 0, stream, a, r);
     });
   });
 }

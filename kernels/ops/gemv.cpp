@@ -36,12 +36,10 @@ bool gemv_supported(const at::Tensor& x, const at::Tensor& weight, const at::Ten
 
 namespace {
 
-// rows outputs of the plain product, or of SwiGLU over weight's two stacked halves.
-at::Tensor launch(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, int64_t rows, bool silu_mul) {
 #ifdef TRIMVL_HAS_CUDA
-  const c10::DeviceGuard guard(weight.device());
-  const std::vector<int64_t> shape = x.dim() == 1 ? std::vector<int64_t>{rows} : std::vector<int64_t>{1, rows};
-  at::Tensor out = at::empty(shape, weight.options());
+// The kernel's arguments for `rows` outputs into out.
+cuda::GemvArgs gemv_args(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, int64_t rows,
+                         const at::Tensor& out) {
   cuda::GemvArgs a;
   a.dtype = *cuda_dtype(weight.scalar_type());
   a.rows = rows;
@@ -50,6 +48,17 @@ at::Tensor launch(const at::Tensor& x, const at::Tensor& weight, const at::Tenso
   a.x = x.data_ptr();
   a.bias = bias.defined() ? bias.data_ptr() : nullptr;
   a.out = out.data_ptr();
+  return a;
+}
+#endif
+
+// rows outputs of the plain product, or of SwiGLU over weight's two stacked halves.
+at::Tensor launch(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, int64_t rows, bool silu_mul) {
+#ifdef TRIMVL_HAS_CUDA
+  const c10::DeviceGuard guard(weight.device());
+  const std::vector<int64_t> shape = x.dim() == 1 ? std::vector<int64_t>{rows} : std::vector<int64_t>{1, rows};
+  at::Tensor out = at::empty(shape, weight.options());
+  const cuda::GemvArgs a = gemv_args(x, weight, bias, rows, out);
   const auto stream = static_cast<cudaStream_t>(current_stream(weight.device()));
   check_cuda(silu_mul ? cuda::gemv_silu_mul(a, stream) : cuda::gemv(a, stream), silu_mul ? "gemv_silu_mul" : "gemv");
   return out;
@@ -113,13 +122,7 @@ ProjectedQkv gemv_qk_norm_rope(const at::Tensor& x, const at::Tensor& qkv_weight
   const c10::DeviceGuard guard(qkv_weight.device());
   const int64_t d = q_weight.numel();
   const at::Tensor qkv = at::empty({1, qkv_weight.size(0)}, qkv_weight.options());
-  cuda::GemvArgs a;
-  a.dtype = *cuda_dtype(qkv_weight.scalar_type());
-  a.rows = qkv_weight.size(0);
-  a.cols = qkv_weight.size(1);
-  a.weight = qkv_weight.data_ptr();
-  a.x = x.data_ptr();
-  a.out = qkv.data_ptr();
+  const cuda::GemvArgs a = gemv_args(x, qkv_weight, at::Tensor(), qkv_weight.size(0), qkv);
   cuda::QkvNormRope r;
   r.q_heads = static_cast<int>(q_heads);
   r.kv_heads = static_cast<int>(kv_heads);

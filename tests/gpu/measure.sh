@@ -14,9 +14,9 @@
 #   memory-bound one) and ab (the full cache at 1K and 32K with and without the bench flag
 #   AB_FLAG, default --no-cuda-graphs, alternating twice each: a change's effect beside the
 #   run-to-run spread of one build, which decides a change of a few percent). The defaults took
-#   427 s in run J and 318 s in run K (docs/perf.md), inside one call's 10 minutes; to split them, run e.g. "build
-#   kernel" and then "bench long hf hf4b" in the next call while the machine is still warm
-#   (build-gpu/ is kept then).
+#   427 s in run J and 318 s in run K (docs/perf.md), inside one call's 10 minutes; to split them,
+#   run e.g. "build kernel" and then "bench long hf hf4b" in the next call while the machine is
+#   still warm (build-gpu/ is kept then).
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 out="$PWD/measure-out"
