@@ -11,8 +11,8 @@
 #include "kernels/cuda/dependent_launch.cuh"
 #include "kernels/cuda/gemv.h"
 #include "kernels/cuda/norm_rope_head.cuh"
-#include "kernels/cuda/rotary.h"
 #include "kernels/cuda/opmath.cuh"
+#include "kernels/cuda/rotary.h"
 #include "kernels/cuda/vector_io.cuh"
 
 namespace trimvl::cuda {
@@ -182,23 +182,30 @@ cudaError_t check_and_count(const GemvArgs& a, int warps, int64_t& blocks) {
   return blocks > 0x7fffffff ? cudaErrorInvalidValue : cudaSuccess;
 }
 
-// Whether a plain grid of `blocks` CTAs runs light: past one plain wave and within one light wave.
-// Grids within one plain wave (o_proj, down_proj) keep its deeper rounds; grids of many waves
-// (lm_head) stay plain too, the light variant unmeasured there.
-// The SM count is asked of the driver once per device: an eager decode step launches over a hundred
-// GEMVs.
-cudaError_t runs_light(int64_t blocks, bool& light) {
+// The current device's SM count, asked of the driver once per device: an eager decode step launches
+// over a hundred GEMVs.
+cudaError_t multiprocessors(int& sms) {
   static std::mutex mutex;
   static std::map<int, int> known;
   int device = 0;
   if (const cudaError_t status = cudaGetDevice(&device); status != cudaSuccess) return status;
   const std::lock_guard lock(mutex);
-  int& sms = known[device];
-  if (sms == 0) {
-    if (const cudaError_t status = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
+  int& count = known[device];
+  if (count == 0) {
+    if (const cudaError_t status = cudaDeviceGetAttribute(&count, cudaDevAttrMultiProcessorCount, device);
         status != cudaSuccess)
       return status;
   }
+  sms = count;
+  return cudaSuccess;
+}
+
+// Whether a plain grid of `blocks` CTAs runs light: past one plain wave and within one light wave.
+// Grids within one plain wave (o_proj, down_proj) keep its deeper rounds; grids of many waves
+// (lm_head) stay plain too, the light variant unmeasured there.
+cudaError_t runs_light(int64_t blocks, bool& light) {
+  int sms = 0;
+  if (const cudaError_t status = multiprocessors(sms); status != cudaSuccess) return status;
   light = blocks > int64_t{kPlainCtasPerSm} * sms && blocks <= int64_t{kLightCtasPerSm} * sms;
   return cudaSuccess;
 }
