@@ -12,8 +12,10 @@
 #   them by default; on request, ncu (one 32K decode-attention launch under Nsight Compute:
 #   throughput, occupancy, instructions issued — what tells an issue-bound kernel from a
 #   memory-bound one) and ab (the full cache at 1K and 32K with and without the bench flag
-#   AB_FLAG, default --no-cuda-graphs, alternating twice each: a change's effect beside the
-#   run-to-run spread of one build, which decides a change of a few percent). The defaults took
+#   AB_FLAG, default --no-cuda-graphs, or with and without the environment AB_ENV instead, e.g.
+#   AB_ENV="TRIMVL_SOME_SWITCH=1" for an experiment's runtime switch, alternating twice each: a
+#   change's effect beside the run-to-run spread of one build, which decides a change of a few
+#   percent). The defaults took
 #   427 s in run J and 318 s in run K (docs/perf.md), inside one call's 10 minutes; to split them,
 #   run e.g. "build kernel" and then "bench long hf hf4b" in the next call while the machine is
 #   still warm (build-gpu/ is kept then).
@@ -71,10 +73,14 @@ want ncu && step ncu_decode_32k ncu --clock-control none -k regex:paged_decode -
 if want ab; then
   for round in 1 2; do
     for arm in with without; do
-      flag=()
-      [[ $arm == with ]] && flag=("${AB_FLAG:---no-cuda-graphs}")
-      step "ab_${arm}_$round" build-gpu/app/trimvl bench --device cuda --contexts 1024,32768 --decode-tokens 256 \
-        --kv-policy full "${flag[@]}"
+      flag=() environment=()
+      if [[ $arm == with && -n "${AB_ENV:-}" ]]; then
+        read -ra environment <<<"$AB_ENV"
+      elif [[ $arm == with ]]; then
+        flag=("${AB_FLAG:---no-cuda-graphs}")
+      fi
+      step "ab_${arm}_$round" env "${environment[@]}" build-gpu/app/trimvl bench --device cuda --contexts 1024,32768 \
+        --decode-tokens 256 --kv-policy full "${flag[@]}"
     done
   done
   for log in "$out"/ab_*.log; do
