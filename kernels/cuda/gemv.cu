@@ -5,10 +5,8 @@
 // same rounds, so a lane keeps as many loads in flight either way. Launched as dependents: a warp's
 // first round of weight loads is in flight before the previous kernel (which wrote x) has ended.
 // A grid a little past one wave runs in a lighter variant that fits it in one (see gemv()).
-#include <map>
-#include <mutex>
-
 #include "kernels/cuda/dependent_launch.cuh"
+#include "kernels/cuda/device_info.h"
 #include "kernels/cuda/gemv.h"
 #include "kernels/cuda/norm_rope_head.cuh"
 #include "kernels/cuda/opmath.cuh"
@@ -182,30 +180,12 @@ cudaError_t check_and_count(const GemvArgs& a, int warps, int64_t& blocks) {
   return blocks > 0x7fffffff ? cudaErrorInvalidValue : cudaSuccess;
 }
 
-// The current device's SM count, asked of the driver once per device: an eager decode step launches
-// over a hundred GEMVs.
-cudaError_t multiprocessors(int& sms) {
-  static std::mutex mutex;
-  static std::map<int, int> known;
-  int device = 0;
-  if (const cudaError_t status = cudaGetDevice(&device); status != cudaSuccess) return status;
-  const std::lock_guard lock(mutex);
-  int& count = known[device];
-  if (count == 0) {
-    if (const cudaError_t status = cudaDeviceGetAttribute(&count, cudaDevAttrMultiProcessorCount, device);
-        status != cudaSuccess)
-      return status;
-  }
-  sms = count;
-  return cudaSuccess;
-}
-
 // Whether a plain grid of `blocks` CTAs runs light: past one plain wave and within one light wave.
 // Grids within one plain wave (o_proj, down_proj) keep its deeper rounds; grids of many waves
 // (lm_head) stay plain too, the light variant unmeasured there.
 cudaError_t runs_light(int64_t blocks, bool& light) {
   int sms = 0;
-  if (const cudaError_t status = multiprocessors(sms); status != cudaSuccess) return status;
+  if (const cudaError_t status = current_multiprocessor_count(sms); status != cudaSuccess) return status;
   light = blocks > int64_t{kPlainCtasPerSm} * sms && blocks <= int64_t{kLightCtasPerSm} * sms;
   return cudaSuccess;
 }

@@ -13,6 +13,8 @@
 #ifdef TRIMVL_HAS_CUDA
 #include <c10/cuda/CUDAStream.h>
 #include <cuda_runtime_api.h>
+
+#include "kernels/cuda/device_info.h"
 #endif
 
 namespace trimvl::ops {
@@ -75,8 +77,7 @@ int multiprocessor_count(const c10::Device& device) {
 #ifdef TRIMVL_HAS_CUDA
   TRIMVL_CHECK(device.is_cuda(), "the multiprocessor count of {}", device.str());
   int sms = 0;
-  check_cuda(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device.index() < 0 ? 0 : device.index()),
-             "multiprocessor count");
+  check_cuda(cuda::multiprocessor_count(device.index() < 0 ? 0 : device.index(), sms), "multiprocessor count");
   return sms;
 #else
   no_cuda_kernels(device);
