@@ -56,6 +56,7 @@ inline constexpr int64_t kDefaultFillChunk = 1024;
 // The TTFT prompt: one square RGB image of this many pixels a side, then this many text tokens.
 inline constexpr int64_t kTtftImageSide = 1024;
 inline constexpr int64_t kTtftQuestionTokens = 32;
+inline constexpr int kTtftRuns = 5;  // timed TTFT runs after the warm-up; the median is reported
 
 struct EvictionTiming {
   int64_t events = 0;
@@ -86,6 +87,9 @@ struct TtftResult {
   double total_s = 0;
   int64_t kv_bytes = 0;  // held after the prefill
   EvictionTiming evictions;
+  // Every timed run's total, fastest first; the fields above are the median run's. Kept so that a
+  // slow median tells a few slow runs (host, clocks) from a slow path.
+  std::vector<double> run_totals_s;
   // HF's vision + prefill + first token over ours (vision_s + prefill_s: HF is given pixel_values, so
   // our preprocessing is left out to compare like with like); > 1: we are faster.
   std::optional<double> hf_ratio;
