@@ -8,7 +8,8 @@
 # summary and the bench tables.
 #
 #   usage (GPU machine, repo root; carry .deps and .whl):  tests/gpu/measure.sh [PHASE...]
-#   phases: build (+ GPU tests), kernel, bench, long, hf (tiny shape), hf4b (the 4B shape), all of
+#   phases: build (+ GPU tests), kernel (the decode attention's read rate, a kernel boundary's
+#   cost), bench, long, hf (tiny shape), hf4b (the 4B shape), all of
 #   them by default; on request, ncu (one 32K decode-attention launch under Nsight Compute:
 #   throughput, occupancy, instructions issued — what tells an issue-bound kernel from a
 #   memory-bound one) and ab (the full cache at 1K and 32K with and without the bench flag
@@ -54,6 +55,7 @@ export LD_LIBRARY_PATH=/tmp/trimvl-deps/usr/lib/x86_64-linux-gnu
 if want kernel && [[ -x build-gpu/tests/cache/paged_decode_bench ]]; then
   step decode_kernel build-gpu/tests/cache/paged_decode_bench 1024 8192 32768 131072
 fi
+want kernel && [[ -x build-gpu/tests/kernels/boundary_bench ]] && step boundary build-gpu/tests/kernels/boundary_bench
 if want bench; then
   step bench build-gpu/app/trimvl bench --device cuda --contexts 1024,8192,32768 --decode-tokens 256 \
     --kv-policy dbtrimkv --kv-budget 512 --kv-buffer 128 --hf-baseline --json "$out/bench.json" --profile /tmp/profile

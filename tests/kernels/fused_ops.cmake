@@ -14,4 +14,10 @@ if(TRIMVL_CUDA_ENABLED)
   target_link_libraries(gemv_bench PRIVATE trimvl_kernels trimvl_warnings)
   trimvl_use_torch_pch(gemv_bench)
   add_dependencies(device_checks gemv_bench)
+  # What a kernel boundary costs apart from any work: stream order, dependent launch, a counter
+  # handoff, a persistent grid (docs/perf.md, run M). CUDA runtime only, no LibTorch.
+  add_executable(boundary_bench "${PROJECT_SOURCE_DIR}/tests/bench/boundary_bench.cu")
+  target_include_directories(boundary_bench PRIVATE "${PROJECT_SOURCE_DIR}")
+  target_link_libraries(boundary_bench PRIVATE CUDA::cudart)
+  add_dependencies(device_checks boundary_bench)
 endif()
