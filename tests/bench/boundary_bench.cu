@@ -18,9 +18,11 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <type_traits>
 #include <vector>
 
 #include "kernels/cuda/dependent_launch.cuh"
+#include "kernels/cuda/device_info.h"
 
 namespace {
 
@@ -166,7 +168,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "boundary_bench: no CUDA device\n");
     return 2;
   }
-  check(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device), "SM count");
+  check(cuda::multiprocessor_count(device, sms), "SM count");
   check(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, stage_kernel<Mode::Persistent>, kThreads, 0),
         "occupancy");
   cudaDeviceProp prop{};
@@ -186,19 +188,19 @@ int main(int argc, char** argv) {
     a.stages = stages;
     check(cudaMalloc(&a.buffers, sizeof(float) * 2 * ctas * kThreads), "alloc");
     check(cudaMalloc(&a.counters, sizeof(unsigned) * stages), "alloc");
-    bool ok[4];
-    const double t[4] = {time_mode<Mode::Stream>(a, stream, ok[0]), time_mode<Mode::Pdl>(a, stream, ok[1]),
-                         time_mode<Mode::Counter>(a, stream, ok[2]),
-                         // A persistent grid must be resident at once.
-                         ctas <= per_sm * sms ? time_mode<Mode::Persistent>(a, stream, ok[3]) : (ok[3] = true, -1.0)};
     std::printf("%8d", ctas);
-    for (int m = 0; m < 4; ++m) {
-      if (t[m] < 0)
-        std::printf(" %10s", "-");
-      else
-        std::printf(" %9.2f%s", t[m], ok[m] ? " " : "!");
-      all_correct = all_correct && ok[m];
-    }
+    const auto report = [&](auto mode) {
+      bool ok = false;
+      std::printf(" %9.2f%s", time_mode<decltype(mode)::value>(a, stream, ok), ok ? " " : "!");
+      all_correct = all_correct && ok;
+    };
+    report(std::integral_constant<Mode, Mode::Stream>{});
+    report(std::integral_constant<Mode, Mode::Pdl>{});
+    report(std::integral_constant<Mode, Mode::Counter>{});
+    if (ctas <= per_sm * sms)  // a persistent grid must be resident at once
+      report(std::integral_constant<Mode, Mode::Persistent>{});
+    else
+      std::printf(" %10s", "-");
     std::printf("\n");
     cudaFree(a.buffers);
     cudaFree(a.counters);

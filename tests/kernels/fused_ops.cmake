@@ -15,9 +15,9 @@ if(TRIMVL_CUDA_ENABLED)
   trimvl_use_torch_pch(gemv_bench)
   add_dependencies(device_checks gemv_bench)
   # What a kernel boundary costs apart from any work: stream order, dependent launch, a counter
-  # handoff, a persistent grid (docs/perf.md, run M). CUDA runtime only, no LibTorch.
+  # handoff, a persistent grid (docs/perf.md, run M). The CUDA kernels' library only, no LibTorch.
   add_executable(boundary_bench "${PROJECT_SOURCE_DIR}/tests/bench/boundary_bench.cu")
   target_include_directories(boundary_bench PRIVATE "${PROJECT_SOURCE_DIR}")
-  target_link_libraries(boundary_bench PRIVATE CUDA::cudart)
+  target_link_libraries(boundary_bench PRIVATE trimvl_cuda_kernels)
   add_dependencies(device_checks boundary_bench)
 endif()
