@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 #include <ATen/DeviceAccelerator.h>
+#include <ATen/Parallel.h>
 #include <c10/core/InferenceMode.h>
 #include <fmt/format.h>
 
@@ -12,6 +13,7 @@
 #include <ctime>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <thread>
 #include <utility>
 
 #include "app/bench/hf_baseline.h"
@@ -252,11 +254,12 @@ class PolicyBench {
     synchronize(s_.device);
     const auto start = Clock::now();
     const auto processed = vision::qwen3vl::process_image(frame, image_processor(s_.vision_config), s_.device);
-    r.preprocess_s = seconds_since(start);
+    r.phases.preprocess_s = seconds_since(start);
     const auto encode_start = Clock::now();
     const auto encoded = s_.vision->forward(processed.pixel_values, {processed.grid});
+    r.phases.vision_host_s = seconds_since(encode_start);
     synchronize(s_.device);
-    r.vision_s = seconds_since(encode_start);
+    r.phases.vision_s = seconds_since(encode_start);
 
     // <|vision_start|> image pads <|vision_end|> question: the image block starts at token 1.
     const auto prefill_start = Clock::now();
@@ -321,8 +324,8 @@ class PolicyBench {
     }
     decoder_.lm_head(hidden.narrow(0, hidden.size(0) - 1, 1)).argmax(-1);  // the first token
     synchronize(s_.device);
-    r.prefill_s = seconds_since(prefill_start);
-    r.total_s = seconds_since(start);
+    r.phases.prefill_s = seconds_since(prefill_start);
+    r.phases.total_s = seconds_since(start);
     r.image_tokens = n_image;
     r.prompt_tokens = total;
     r.kv_bytes = cache->counters().kv_bytes;
@@ -466,6 +469,8 @@ BenchReport run_bench(const BenchOptions& options) {
   report.config = options.config.string();
   report.device = s.device.str();
   report.dtype = dtype_name(s.dtype);
+  report.intra_op_threads = at::get_num_threads();
+  report.hardware_threads = static_cast<int>(std::thread::hardware_concurrency());
   report.memory_stats = s.device.is_cuda();
   report.cuda_graphs = options.cuda_graphs && s.device.is_cuda();
   {
@@ -478,8 +483,9 @@ BenchReport run_bench(const BenchOptions& options) {
   }
   report.copy_bandwidth = copy_bandwidth(s.device);
   report.matmul_step_s = matmul_step_seconds(s.text, s.dtype, s.device);
-  log::info("bench: {} parameters, {} on {}; copy bandwidth {:.0f} GB/s", report.parameters, report.dtype,
-            report.device, report.copy_bandwidth / 1e9);
+  log::info("bench: {} parameters, {} on {}; copy bandwidth {:.0f} GB/s; host: {} intra-op threads of {}",
+            report.parameters, report.dtype, report.device, report.copy_bandwidth / 1e9, report.intra_op_threads,
+            report.hardware_threads);
 
   // Released before the baseline runs (below); each policy's decoder goes at the end of its turn.
   std::optional<vision::qwen3vl::VisionModel> vision = vision::qwen3vl::VisionModel::load(
@@ -502,16 +508,23 @@ BenchReport run_bench(const BenchOptions& options) {
     }
     PolicyBench bench(s, p, gates ? &*gates : nullptr);
     if (options.warmup > 0) bench.ttft();
-    // The median of five: single TTFTs wander by tens of ms (host threads, clocks ramping up), at
-    // times in two runs of three at once.
+    // The median of five: on the H100 a quarter of single TTFTs lost 12-63 ms, at times three runs
+    // of five (docs/perf.md, run N); every run's phases are kept to tell where.
     std::vector<TtftResult> ttfts;
     for (int i = 0; i < kTtftRuns; ++i) ttfts.push_back(bench.ttft());
-    std::sort(ttfts.begin(), ttfts.end(), [](const TtftResult& a, const TtftResult& b) { return a.total_s < b.total_s; });
+    std::sort(ttfts.begin(), ttfts.end(),
+              [](const TtftResult& a, const TtftResult& b) { return a.phases.total_s < b.phases.total_s; });
     result.ttft = ttfts[kTtftRuns / 2];
-    for (const TtftResult& t : ttfts) result.ttft.run_totals_s.push_back(t.total_s);
-    std::string runs;
-    for (const double s : result.ttft.run_totals_s) runs += fmt::format("{}{:.1f}", runs.empty() ? "" : " / ", s * 1e3);
-    log::info("bench: {}: TTFT {:.1f} ms, the median of {} ms", result.policy, result.ttft.total_s * 1e3, runs);
+    for (const TtftResult& t : ttfts) result.ttft.runs.push_back(t.phases);
+    std::string totals, visions;
+    for (const TtftPhases& run : result.ttft.runs) {
+      const char* sep = totals.empty() ? "" : " / ";
+      totals += fmt::format("{}{:.1f}", sep, run.total_s * 1e3);
+      visions += fmt::format("{}{:.1f} ({:.1f})", sep, run.vision_s * 1e3, run.vision_host_s * 1e3);
+    }
+    log::info("bench: {}: TTFT {:.1f} ms, the median of {} ms; their vision encoder {} ms (in parentheses: until "
+              "its work was queued)",
+              result.policy, result.ttft.phases.total_s * 1e3, totals, visions);
     if (!options.profile_dir.empty()) bench.profile_ttft();
     for (const int64_t context : options.contexts) {
       result.decode.push_back(bench.decode(context, decode_bytes, report.copy_bandwidth));
@@ -552,16 +565,24 @@ std::string bench_json(const BenchReport& r) {
                         {"graph_captures", d.graph_captures},
                         {"hf_ratio", optional(d.hf_ratio)}});
     const TtftResult& t = p.ttft;
+    json ttft_runs = json::array();
+    for (const TtftPhases& run : t.runs)
+      ttft_runs.push_back({{"preprocess_seconds", run.preprocess_s},
+                           {"vision_seconds", run.vision_s},
+                           {"vision_host_seconds", run.vision_host_s},
+                           {"prefill_seconds", run.prefill_s},
+                           {"total_seconds", run.total_s}});
     runs.push_back({{"policy", p.policy},
                     {"gates", p.gates.empty() ? json(nullptr) : json(p.gates)},
                     {"ttft",
                      {{"image_tokens", t.image_tokens},
                       {"prompt_tokens", t.prompt_tokens},
-                      {"preprocess_seconds", t.preprocess_s},
-                      {"vision_seconds", t.vision_s},
-                      {"prefill_seconds", t.prefill_s},
-                      {"total_seconds", t.total_s},
-                      {"run_total_seconds", t.run_totals_s},
+                      {"preprocess_seconds", t.phases.preprocess_s},
+                      {"vision_seconds", t.phases.vision_s},
+                      {"vision_host_seconds", t.phases.vision_host_s},
+                      {"prefill_seconds", t.phases.prefill_s},
+                      {"total_seconds", t.phases.total_s},
+                      {"runs", std::move(ttft_runs)},
                       {"kv_bytes", t.kv_bytes},
                       {"evictions", evictions(t.evictions)},
                       {"hf_ratio", optional(t.hf_ratio)}}},
@@ -586,6 +607,7 @@ std::string bench_json(const BenchReport& r) {
                     {"decode_weight_bytes", r.decode_weight_bytes},
                     {"copy_bandwidth_bytes_per_second", r.copy_bandwidth},
                     {"matmul_step_seconds", r.matmul_step_s ? json(*r.matmul_step_s) : json(nullptr)},
+                    {"host_threads", {{"intra_op", r.intra_op_threads}, {"hardware", r.hardware_threads}}},
                     {"memory_stats", r.memory_stats},
                     {"cuda_graphs", r.cuda_graphs},
                     {"runs", std::move(runs)},
@@ -608,7 +630,7 @@ std::string hf_table(const BenchReport& r) {
   out += fmt::format("{:<36} {:>7} {:>15} {:>11} {:>8}\n", "policy", "tokens", "ours (no prep)", "HF", "ratio");
   for (const auto& p : r.runs)
     out += fmt::format("{:<36} {:>7} {:>12.1f} ms {:>8.1f} ms {:>7.2f}x\n", p.policy, p.ttft.prompt_tokens,
-                       (p.ttft.vision_s + p.ttft.prefill_s) * 1e3, hf.ttft_s * 1e3, p.ttft.hf_ratio.value_or(0));
+                       (p.ttft.phases.vision_s + p.ttft.phases.prefill_s) * 1e3, hf.ttft_s * 1e3, p.ttft.hf_ratio.value_or(0));
   out += fmt::format("{:<36} {:>8} {:>9} {:>9} {:>8}\n", "policy", "context", "tok/s", "HF tok/s", "ratio");
   for (const auto& p : r.runs)
     for (size_t i = 0; i < p.decode.size(); ++i)
@@ -641,7 +663,8 @@ std::string bench_table(const BenchReport& r) {
                      "prefill", "total");
   for (const auto& p : r.runs)
     out += fmt::format("{:<36} {:>7} {:>8.1f} ms {:>8.1f} ms {:>8.1f} ms {:>8.1f} ms\n", p.policy, p.ttft.prompt_tokens,
-                       p.ttft.preprocess_s * 1e3, p.ttft.vision_s * 1e3, p.ttft.prefill_s * 1e3, p.ttft.total_s * 1e3);
+                       p.ttft.phases.preprocess_s * 1e3, p.ttft.phases.vision_s * 1e3, p.ttft.phases.prefill_s * 1e3,
+                       p.ttft.phases.total_s * 1e3);
   out += "\nDecode after a synthetic prefill of `context` tokens\n";
   out += fmt::format("{:<36} {:>8} {:>9} {:>9} {:>11} {:>10} {:>10} {:>18} {:>11}\n", "policy", "context", "tok/s",
                      "ms/tok", "KV held", "KV tokens", "HBM floor", "evictions fill|dec", "peak mem");

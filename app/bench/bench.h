@@ -79,17 +79,25 @@ struct DecodeResult {
   std::optional<double> hf_ratio;  // tokens_per_s / HF's at this context (> 1: we are faster)
 };
 
+// One timed TTFT's phases.
+struct TtftPhases {
+  double preprocess_s = 0;  // image processor on the synthetic frame (the frame itself is made before)
+  double vision_s = 0;      // vision encoder, until the device is done
+  // Until the encoder's forward returned, its device work queued: near vision_s, the host held the
+  // encoder up; far below it, the device did.
+  double vision_host_s = 0;
+  double prefill_s = 0;  // prompt through the decoder + lm_head + argmax of the first token
+  double total_s = 0;
+};
+
 struct TtftResult {
   int64_t image_tokens = 0, prompt_tokens = 0;
-  double preprocess_s = 0;  // image processor on the synthetic frame (the frame itself is made before)
-  double vision_s = 0;      // vision encoder
-  double prefill_s = 0;     // prompt through the decoder + lm_head + argmax of the first token
-  double total_s = 0;
+  TtftPhases phases;     // the median run's
   int64_t kv_bytes = 0;  // held after the prefill
   EvictionTiming evictions;
-  // Every timed run's total, fastest first; the fields above are the median run's. Kept so that a
-  // slow median tells a few slow runs (host, clocks) from a slow path.
-  std::vector<double> run_totals_s;
+  // Every timed run, fastest first. Kept so that a slow median tells a few slow runs from a slow
+  // path, and a slow run's phases say where it lost its time.
+  std::vector<TtftPhases> runs;
   // HF's vision + prefill + first token over ours (vision_s + prefill_s: HF is given pixel_values, so
   // our preprocessing is left out to compare like with like); > 1: we are faster.
   std::optional<double> hf_ratio;
@@ -131,6 +139,9 @@ struct BenchReport {
   // A decode step's matrix products alone, as one CUDA graph (CUDA only): what the step would
   // take if everything else were free.
   std::optional<double> matmul_step_s;
+  // The host's threads: ATen's intra-op pool and what the hardware offers. Host-bound phases (a
+  // TTFT's launches) wander with them.
+  int intra_op_threads = 0, hardware_threads = 0;
   bool memory_stats = false;        // device allocator statistics available (CUDA)
   bool cuda_graphs = false;         // decode steps were allowed to run as CUDA graph replays
   std::vector<PolicyResult> runs;   // full first, then the requested policy when it is another
