@@ -545,6 +545,13 @@ std::string bench_json(const BenchReport& r) {
   using nlohmann::json;
   const auto optional = [](const auto& v) { return v ? json(*v) : json(nullptr); };
   const auto evictions = [](const EvictionTiming& e) { return json{{"events", e.events}, {"seconds", e.seconds}}; };
+  const auto phases = [](const TtftPhases& t) {
+    return json{{"preprocess_seconds", t.preprocess_s},
+                {"vision_seconds", t.vision_s},
+                {"vision_host_seconds", t.vision_host_s},
+                {"prefill_seconds", t.prefill_s},
+                {"total_seconds", t.total_s}};
+  };
   json runs = json::array();
   for (const auto& p : r.runs) {
     json decode = json::array();
@@ -565,27 +572,18 @@ std::string bench_json(const BenchReport& r) {
                         {"graph_captures", d.graph_captures},
                         {"hf_ratio", optional(d.hf_ratio)}});
     const TtftResult& t = p.ttft;
-    json ttft_runs = json::array();
-    for (const TtftPhases& run : t.runs)
-      ttft_runs.push_back({{"preprocess_seconds", run.preprocess_s},
-                           {"vision_seconds", run.vision_s},
-                           {"vision_host_seconds", run.vision_host_s},
-                           {"prefill_seconds", run.prefill_s},
-                           {"total_seconds", run.total_s}});
+    // The median run's phases at the top, beside every run's.
+    json ttft = phases(t.phases);
+    ttft["runs"] = json::array();
+    for (const TtftPhases& run : t.runs) ttft["runs"].push_back(phases(run));
+    ttft.update({{"image_tokens", t.image_tokens},
+                 {"prompt_tokens", t.prompt_tokens},
+                 {"kv_bytes", t.kv_bytes},
+                 {"evictions", evictions(t.evictions)},
+                 {"hf_ratio", optional(t.hf_ratio)}});
     runs.push_back({{"policy", p.policy},
                     {"gates", p.gates.empty() ? json(nullptr) : json(p.gates)},
-                    {"ttft",
-                     {{"image_tokens", t.image_tokens},
-                      {"prompt_tokens", t.prompt_tokens},
-                      {"preprocess_seconds", t.phases.preprocess_s},
-                      {"vision_seconds", t.phases.vision_s},
-                      {"vision_host_seconds", t.phases.vision_host_s},
-                      {"prefill_seconds", t.phases.prefill_s},
-                      {"total_seconds", t.phases.total_s},
-                      {"runs", std::move(ttft_runs)},
-                      {"kv_bytes", t.kv_bytes},
-                      {"evictions", evictions(t.evictions)},
-                      {"hf_ratio", optional(t.hf_ratio)}}},
+                    {"ttft", std::move(ttft)},
                     {"decode", std::move(decode)},
                     {"peak_memory_bytes", optional(p.peak_memory_bytes)}});
   }
