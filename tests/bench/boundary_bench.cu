@@ -1,7 +1,9 @@
 // What one kernel boundary of a decode step costs on this GPU, apart from any work. A decode step
 // is some 260 launches in a row (7 a layer), each a few µs, and at 1K context the step's time over
 // its weights' HBM floor is about 0.8 ms (docs/perf.md, run M): if most of that is the handoff
-// between grids, closing the 1K target means a cheaper handoff, not faster kernels.
+// between grids, closing the 1K target means a cheaper handoff, not faster kernels. On an H100
+// (run N) the dependent launch was the cheapest at every size, about 1 µs up to 640 CTAs: the
+// counters' atomics, all on one address, cost up to twice that.
 //
 // Each mode runs `stages` handoffs of one token's worth of data (every CTA reads what another CTA
 // wrote in the stage before, so a stale read shows as a wrong sum), captured as one CUDA graph:
@@ -10,7 +12,7 @@
 //   counter    launch_dependent(), but a grid waits on a counter its predecessor's CTAs raise after
 //              their writes (release/acquire at GPU scope), not on the predecessor's completion.
 //   persistent one launch; the stages are separated by the same counters (a grid-wide barrier):
-//              the handoff's floor, what a persistent decode kernel would pay.
+//              what a persistent decode kernel would pay.
 // Prints µs per stage for each mode and CTA count, and checks every output. A benchmark, not a test.
 //
 //   boundary_bench [stages]
