@@ -508,8 +508,7 @@ BenchReport run_bench(const BenchOptions& options) {
     }
     PolicyBench bench(s, p, gates ? &*gates : nullptr);
     if (options.warmup > 0) bench.ttft();
-    // The median of five: on the H100 a quarter of single TTFTs lost 12-63 ms, at times three runs
-    // of five (docs/perf.md, run N); every run's phases are kept to tell where.
+    // Every run's phases are kept: the median hides a stalled run, the log and JSON show it.
     std::vector<TtftResult> ttfts;
     for (int i = 0; i < kTtftRuns; ++i) ttfts.push_back(bench.ttft());
     std::sort(ttfts.begin(), ttfts.end(),

@@ -53,6 +53,8 @@ std::vector<std::string> command_line(const BenchReport& report, const BenchOpti
           std::to_string(options.decode_tokens),
           "--warmup",
           std::to_string(options.warmup),
+          "--ttft-runs",
+          std::to_string(kTtftRuns),
           "--seed",
           std::to_string(options.seed),
           "--json",

@@ -76,6 +76,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                          "untimed generate at each context; default: 3)")
     ap.add_argument("--repeats", type=positive_int, default=3,
                     help="decode: t_1 and t_K are each the fastest of this many generates (default: 3)")
+    ap.add_argument("--ttft-runs", type=positive_int, default=11,
+                    help="TTFT: the median of this many timed runs after the warm-up (default: 11)")
     ap.add_argument("--seed", type=int, default=0, help="weights and token ids (default: 0)")
     ap.add_argument("--json", type=Path, required=True, help="write the results here")
     return ap.parse_args(argv)
@@ -146,7 +148,7 @@ def timed(device, fn) -> float:
     return time.perf_counter() - start
 
 
-def measure_ttft(model, config, device, warmup: int, generator) -> dict:
+def measure_ttft(model, config, device, warmup: int, runs: int, generator) -> dict:
     import torch
 
     geometry = vision_geometry(config)
@@ -166,8 +168,8 @@ def measure_ttft(model, config, device, warmup: int, generator) -> dict:
 
     if warmup > 0:
         first_token()
-    # The median of five, as trimvl bench times its own TTFT (kTtftRuns in app/bench/bench.h).
-    seconds = statistics.median(timed(device, first_token) for _ in range(5))
+    # trimvl bench passes its own count (kTtftRuns in app/bench/bench.h): both sides, one statistic.
+    seconds = statistics.median(timed(device, first_token) for _ in range(runs))
     return {"seconds": seconds, "image_tokens": image_tokens, "prompt_tokens": ids.shape[1],
             "timed": "vision + prefill + first token (pixel_values given; preprocessing not timed)"}
 
@@ -265,7 +267,7 @@ def run(args: argparse.Namespace) -> dict:
             torch.cuda.reset_peak_memory_stats(device)
         for _ in range(args.warmup):
             generate(model, torch.randint(0, text_token_bound(config), (1, 16), generator=generator).to(device), 2)
-        ttft = measure_ttft(model, config, device, args.warmup, generator)
+        ttft = measure_ttft(model, config, device, args.warmup, args.ttft_runs, generator)
         print(f"hf_baseline: TTFT {ttft['seconds'] * 1e3:.1f} ms ({ttft['prompt_tokens']} tokens)", file=sys.stderr)
         decode = []
         for context in args.contexts:
@@ -284,6 +286,7 @@ def run(args: argparse.Namespace) -> dict:
         "seed": args.seed,
         "warmup": args.warmup,
         "repeats": args.repeats,
+        "ttft_runs": args.ttft_runs,
         "parameters": sum(p.numel() for p in model.parameters()),
         "ttft": ttft,
         "decode": decode,

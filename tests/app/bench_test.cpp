@@ -256,11 +256,12 @@ TEST_F(BenchCli, HfBaselineRunsInTheSameCallAndGivesOursOverTheirs) {
   EXPECT_EQ(hf.at("attn_implementation"), "sdpa");
   EXPECT_TRUE(hf.at("peak_memory_bytes").is_null());  // no allocator statistics on the CPU
   EXPECT_FALSE(hf.contains("error"));
+  EXPECT_EQ(hf.at("ttft_runs").get<int>(), kTtftRuns);  // its median of as many runs as ours
   // The same settings went to the script.
   const std::string command = hf.at("command");
   for (const std::string& part : {python, std::string("app/bench/hf_baseline.py"), config.string(),
-                                 std::string("--device cpu --dtype fp32 --contexts 16,32 --decode-tokens 24 "
-                                             "--warmup 1 --seed 0")})
+                                 fmt::format("--device cpu --dtype fp32 --contexts 16,32 --decode-tokens 24 "
+                                             "--warmup 1 --ttft-runs {} --seed 0", kTtftRuns)})
     EXPECT_NE(command.find(part), std::string::npos) << part << " not in " << command;
 
   // The same TTFT prompt as ours: the 1024 x 1024 image's 1024 merged tokens, start/end, 32 tokens.
