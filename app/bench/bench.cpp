@@ -29,6 +29,7 @@
 #include "kernels/runtime/config_json.h"
 #include "kernels/runtime/dtype.h"
 #include "kernels/runtime/error.h"
+#include "kernels/runtime/host_threads.h"
 #include "kernels/runtime/log.h"
 #include "language/qwen3vl/decode_graph.h"
 #include "language/qwen3vl/prompt.h"
@@ -469,7 +470,7 @@ BenchReport run_bench(const BenchOptions& options) {
   report.config = options.config.string();
   report.device = s.device.str();
   report.dtype = dtype_name(s.dtype);
-  report.intra_op_threads = at::get_num_threads();
+  report.intra_op_threads = fit_host_threads(s.device);
   report.hardware_threads = static_cast<int>(std::thread::hardware_concurrency());
   report.memory_stats = s.device.is_cuda();
   report.cuda_graphs = options.cuda_graphs && s.device.is_cuda();

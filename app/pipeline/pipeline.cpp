@@ -18,6 +18,7 @@
 #include "kernels/runtime/config_json.h"
 #include "kernels/runtime/dtype.h"
 #include "kernels/runtime/error.h"
+#include "kernels/runtime/host_threads.h"
 #include "kernels/runtime/log.h"
 #include "language/qwen3vl/rope_index.h"
 #include "language/sampling/sampler.h"
@@ -129,6 +130,7 @@ Pipeline::Pipeline(const EngineOptions& options)
                       ? GenerationConfig{}
                       : GenerationConfig::from_file(snapshot_.model.generation_config)),
       media_cache_(options.media_cache_bytes) {
+  fit_host_threads(device_);
   const auto& dir = snapshot_.model.dir;
   if (snapshot_.model.weights.empty())
     throw Error("the model has no weights (model.safetensors)", Error::Kind::NotFound).file(dir.string());

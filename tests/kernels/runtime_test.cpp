@@ -1,7 +1,14 @@
+#include <ATen/Parallel.h>
 #include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <optional>
+#include <string>
+#include <thread>
 
 #include "kernels/runtime/dtype.h"
 #include "kernels/runtime/error.h"
+#include "kernels/runtime/host_threads.h"
 #include "kernels/runtime/log.h"
 
 namespace trimvl {
@@ -60,6 +67,45 @@ TEST(Device, ParsesAndValidates) {
   } else {
     EXPECT_THROW(parse_device("cuda"), Error);
   }
+}
+
+TEST(HostThreads, OneOnAGpuUnlessTheUserChose) {
+  const c10::Device gpu(c10::kCUDA, 0), cpu(c10::kCPU);
+  EXPECT_EQ(host_threads_for(gpu, nullptr, 16), 1);
+  EXPECT_EQ(host_threads_for(gpu, "", 16), 1);  // set but empty: not a choice
+  EXPECT_EQ(host_threads_for(gpu, "8", 16), 16);  // ATen already applied the user's count
+  EXPECT_EQ(host_threads_for(cpu, nullptr, 16), 16);  // the model's own work: every core
+  EXPECT_EQ(host_threads_for(cpu, "2", 16), 16);
+}
+
+// Restores ATen's thread count and OMP_NUM_THREADS when a test ends.
+class HostThreadsApplied : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (const char* v = std::getenv("OMP_NUM_THREADS")) omp_ = v;
+    unsetenv("OMP_NUM_THREADS");
+  }
+  void TearDown() override {
+    at::set_num_threads(threads_);
+    if (omp_) setenv("OMP_NUM_THREADS", omp_->c_str(), 1);
+  }
+  const int threads_ = at::get_num_threads();
+  std::optional<std::string> omp_;
+};
+
+TEST_F(HostThreadsApplied, AGpuModelLeavesOneThreadHereAndInThreadsStartedLater) {
+  at::set_num_threads(4);
+  EXPECT_EQ(fit_host_threads(c10::Device(c10::kCPU)), 4);
+  EXPECT_EQ(fit_host_threads(c10::Device(c10::kCUDA, 0)), 1);  // no GPU needed: only the count moves
+  int later = 0;
+  std::thread([&] { later = at::get_num_threads(); }).join();
+  EXPECT_EQ(later, 1);
+}
+
+TEST_F(HostThreadsApplied, OmpNumThreadsWins) {
+  at::set_num_threads(3);
+  setenv("OMP_NUM_THREADS", "3", 1);
+  EXPECT_EQ(fit_host_threads(c10::Device(c10::kCUDA, 0)), 3);
 }
 
 }  // namespace
