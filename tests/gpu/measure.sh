@@ -9,7 +9,9 @@
 #
 #   usage (GPU machine, repo root; carry .deps and .whl):  tests/gpu/measure.sh [PHASE...]
 #   phases: build (+ GPU tests), kernel (the decode attention's read rate, a kernel boundary's
-#   cost), bench, long, hf (tiny shape), hf4b (the 4B shape), all of them by default; on request,
+#   cost), bench, long, hf (tiny shape), hf4b (the 4B shape), busy (the TTFT beside a process that
+#   keeps one core busy, with the one intra-op thread a GPU run takes and with OMP_NUM_THREADS=nproc:
+#   docs/perf.md run O), all of them by default; on request,
 #   ncu (one 32K decode-attention launch under Nsight Compute: throughput, occupancy, instructions
 #   issued — what tells an issue-bound kernel from a memory-bound one) and ab (the full cache at
 #   1K and 32K with and without the bench flag AB_FLAG, default --no-cuda-graphs, or with and
@@ -47,7 +49,7 @@ rm -f /tmp/measure-index.$$
 nvidia-smi > "$out/nvidia-smi.txt" 2>&1 || true
 
 phases=("$@")
-((${#phases[@]})) || phases=(build kernel bench long hf hf4b)
+((${#phases[@]})) || phases=(build kernel bench long hf hf4b busy)
 want() { [[ " ${phases[*]} " == *" $1 "* ]]; }
 want build && step build env JOBS="${JOBS:-16}" TARGETS="${TARGETS:-device_checks}" tests/gpu/device_build.sh -L gpu
 export LD_LIBRARY_PATH=/tmp/trimvl-deps/usr/lib/x86_64-linux-gnu
@@ -88,6 +90,18 @@ if want ab; then
     awk -v run="$(basename "$log" .log)" '$1 == "full" && ($2 == 1024 || $2 == 32768) { print run, $2, $3, "tok/s" }' "$log"
   done > "$out/ab.txt"
 fi
+if want busy; then
+  for threads in one all; do
+    environment=()
+    [[ $threads == all ]] && environment=(OMP_NUM_THREADS="$(nproc)")
+    timeout 60 sh -c 'while :; do :; done' &
+    spinner=$!
+    step "busy_$threads" env "${environment[@]}" build-gpu/app/trimvl bench --device cuda --contexts 1024 \
+      --decode-tokens 16 --kv-policy full
+    kill "$spinner" 2>/dev/null
+  done
+  (cd "$out" && grep "TTFT.*median\|host:" busy_*.log > busy.txt 2>/dev/null)
+fi
 want hf && step hf_bf16_tiny python3 tests/gpu/hf_bf16_check.py --trimvl build-gpu/app/trimvl \
   --tokenizer .deps/shared/assets/qwen3-tokenizer
 want hf4b && step hf_bf16_4b python3 tests/gpu/hf_bf16_check.py --trimvl build-gpu/app/trimvl \
@@ -95,6 +109,6 @@ want hf4b && step hf_bf16_4b python3 tests/gpu/hf_bf16_check.py --trimvl build-g
 if [[ -n "${OUT:-}" ]]; then
   tar czf "$OUT/measure.tgz" -C "$out" .
   cp "$out/steps.txt" "$OUT/" 2>/dev/null || true
-  for log in bench.log bench_128k.log ab.txt; do [[ -f "$out/$log" ]] && cp "$out/$log" "$OUT/"; done
+  for log in bench.log bench_128k.log ab.txt busy.txt; do [[ -f "$out/$log" ]] && cp "$out/$log" "$OUT/"; done
 fi
 exit "$rc"
