@@ -2,7 +2,6 @@
 
 #include <ATen/ATen.h>
 #include <ATen/DeviceAccelerator.h>
-#include <ATen/Parallel.h>
 #include <c10/core/InferenceMode.h>
 #include <fmt/format.h>
 
@@ -247,6 +246,7 @@ class PolicyBench {
     auto cache = new_cache(s_.options.kv.prefill_chunk.value_or(0));
     EvictionTimer timer(*cache, s_.device);
     TtftResult r;
+    TtftPhases& phases = r.runs.emplace_back();
     // The frame stands for a decoded file: making it is not part of the time.
     vision::Frames frame;
     frame.rgb = at::randint(0, 256, {1, kTtftImageSide, kTtftImageSide, 3}, ids_, at::kByte);
@@ -255,12 +255,12 @@ class PolicyBench {
     synchronize(s_.device);
     const auto start = Clock::now();
     const auto processed = vision::qwen3vl::process_image(frame, image_processor(s_.vision_config), s_.device);
-    r.phases.preprocess_s = seconds_since(start);
+    phases.preprocess_s = seconds_since(start);
     const auto encode_start = Clock::now();
     const auto encoded = s_.vision->forward(processed.pixel_values, {processed.grid});
-    r.phases.vision_host_s = seconds_since(encode_start);
+    phases.vision_host_s = seconds_since(encode_start);
     synchronize(s_.device);
-    r.phases.vision_s = seconds_since(encode_start);
+    phases.vision_s = seconds_since(encode_start);
 
     // <|vision_start|> image pads <|vision_end|> question: the image block starts at token 1.
     const auto prefill_start = Clock::now();
@@ -325,8 +325,8 @@ class PolicyBench {
     }
     decoder_.lm_head(hidden.narrow(0, hidden.size(0) - 1, 1)).argmax(-1);  // the first token
     synchronize(s_.device);
-    r.phases.prefill_s = seconds_since(prefill_start);
-    r.phases.total_s = seconds_since(start);
+    phases.prefill_s = seconds_since(prefill_start);
+    phases.total_s = seconds_since(start);
     r.image_tokens = n_image;
     r.prompt_tokens = total;
     r.kv_bytes = cache->counters().kv_bytes;
@@ -513,9 +513,11 @@ BenchReport run_bench(const BenchOptions& options) {
     std::vector<TtftResult> ttfts;
     for (int i = 0; i < kTtftRuns; ++i) ttfts.push_back(bench.ttft());
     std::sort(ttfts.begin(), ttfts.end(),
-              [](const TtftResult& a, const TtftResult& b) { return a.phases.total_s < b.phases.total_s; });
-    result.ttft = ttfts[kTtftRuns / 2];
-    for (const TtftResult& t : ttfts) result.ttft.runs.push_back(t.phases);
+              [](const TtftResult& a, const TtftResult& b) { return a.phases().total_s < b.phases().total_s; });
+    std::vector<TtftPhases> runs;
+    for (const TtftResult& t : ttfts) runs.push_back(t.phases());
+    result.ttft = std::move(ttfts[kTtftRuns / 2]);
+    result.ttft.runs = std::move(runs);
     std::string totals, visions;
     for (const TtftPhases& run : result.ttft.runs) {
       const char* sep = totals.empty() ? "" : " / ";
@@ -524,7 +526,7 @@ BenchReport run_bench(const BenchOptions& options) {
     }
     log::info("bench: {}: TTFT {:.1f} ms, the median of {} ms; their vision encoder {} ms (in parentheses: until "
               "its work was queued)",
-              result.policy, result.ttft.phases.total_s * 1e3, totals, visions);
+              result.policy, result.ttft.phases().total_s * 1e3, totals, visions);
     if (!options.profile_dir.empty()) bench.profile_ttft();
     for (const int64_t context : options.contexts) {
       result.decode.push_back(bench.decode(context, decode_bytes, report.copy_bandwidth));
@@ -573,7 +575,7 @@ std::string bench_json(const BenchReport& r) {
                         {"hf_ratio", optional(d.hf_ratio)}});
     const TtftResult& t = p.ttft;
     // The median run's phases at the top, beside every run's.
-    json ttft = phases(t.phases);
+    json ttft = phases(t.phases());
     ttft["runs"] = json::array();
     for (const TtftPhases& run : t.runs) ttft["runs"].push_back(phases(run));
     ttft.update({{"image_tokens", t.image_tokens},
@@ -628,7 +630,8 @@ std::string hf_table(const BenchReport& r) {
   out += fmt::format("{:<36} {:>7} {:>15} {:>11} {:>8}\n", "policy", "tokens", "ours (no prep)", "HF", "ratio");
   for (const auto& p : r.runs)
     out += fmt::format("{:<36} {:>7} {:>12.1f} ms {:>8.1f} ms {:>7.2f}x\n", p.policy, p.ttft.prompt_tokens,
-                       (p.ttft.phases.vision_s + p.ttft.phases.prefill_s) * 1e3, hf.ttft_s * 1e3, p.ttft.hf_ratio.value_or(0));
+                       (p.ttft.phases().vision_s + p.ttft.phases().prefill_s) * 1e3, hf.ttft_s * 1e3,
+                       p.ttft.hf_ratio.value_or(0));
   out += fmt::format("{:<36} {:>8} {:>9} {:>9} {:>8}\n", "policy", "context", "tok/s", "HF tok/s", "ratio");
   for (const auto& p : r.runs)
     for (size_t i = 0; i < p.decode.size(); ++i)
@@ -661,8 +664,8 @@ std::string bench_table(const BenchReport& r) {
                      "prefill", "total");
   for (const auto& p : r.runs)
     out += fmt::format("{:<36} {:>7} {:>8.1f} ms {:>8.1f} ms {:>8.1f} ms {:>8.1f} ms\n", p.policy, p.ttft.prompt_tokens,
-                       p.ttft.phases.preprocess_s * 1e3, p.ttft.phases.vision_s * 1e3, p.ttft.phases.prefill_s * 1e3,
-                       p.ttft.phases.total_s * 1e3);
+                       p.ttft.phases().preprocess_s * 1e3, p.ttft.phases().vision_s * 1e3,
+                       p.ttft.phases().prefill_s * 1e3, p.ttft.phases().total_s * 1e3);
   out += "\nDecode after a synthetic prefill of `context` tokens\n";
   out += fmt::format("{:<36} {:>8} {:>9} {:>9} {:>11} {:>10} {:>10} {:>18} {:>11}\n", "policy", "context", "tok/s",
                      "ms/tok", "KV held", "KV tokens", "HBM floor", "evictions fill|dec", "peak mem");

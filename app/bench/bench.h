@@ -95,12 +95,12 @@ struct TtftPhases {
 
 struct TtftResult {
   int64_t image_tokens = 0, prompt_tokens = 0;
-  TtftPhases phases;     // the median run's
   int64_t kv_bytes = 0;  // held after the prefill
   EvictionTiming evictions;
-  // Every timed run, fastest first. Kept so that a slow median tells a few slow runs from a slow
-  // path, and a slow run's phases say where it lost its time.
+  // Every timed run, fastest first (one for a single run). Kept so that a slow median tells a few
+  // slow runs from a slow path, and a slow run's phases say where it lost its time.
   std::vector<TtftPhases> runs;
+  const TtftPhases& phases() const { return runs.at(runs.size() / 2); }  // the median run's
   // HF's vision + prefill + first token over ours (vision_s + prefill_s: HF is given pixel_values, so
   // our preprocessing is left out to compare like with like); > 1: we are faster.
   std::optional<double> hf_ratio;

@@ -134,7 +134,7 @@ HfBaseline run_hf_baseline(const BenchReport& report, const BenchOptions& option
 void attach_hf_baseline(BenchReport& report, HfBaseline baseline) {
   if (baseline.error.empty())
     for (PolicyResult& run : report.runs) {
-      run.ttft.hf_ratio = baseline.ttft_s / (run.ttft.phases.vision_s + run.ttft.phases.prefill_s);
+      run.ttft.hf_ratio = baseline.ttft_s / (run.ttft.phases().vision_s + run.ttft.phases().prefill_s);
       for (size_t i = 0; i < run.decode.size(); ++i)
         run.decode[i].hf_ratio = run.decode[i].tokens_per_s / baseline.decode.at(i).tokens_per_s;
     }

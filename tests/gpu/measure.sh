@@ -10,17 +10,17 @@
 #   usage (GPU machine, repo root; carry .deps and .whl):  tests/gpu/measure.sh [PHASE...]
 #   phases: build (+ GPU tests), kernel (the decode attention's read rate, a kernel boundary's
 #   cost), bench, long, hf (tiny shape), hf4b (the 4B shape), busy (the TTFT beside a process that
-#   keeps one core busy, with the one intra-op thread a GPU run takes and with OMP_NUM_THREADS=nproc:
-#   docs/perf.md run O), all of them by default; on request,
-#   ncu (one 32K decode-attention launch under Nsight Compute: throughput, occupancy, instructions
-#   issued — what tells an issue-bound kernel from a memory-bound one) and ab (the full cache at
-#   1K and 32K with and without the bench flag AB_FLAG, default --no-cuda-graphs, or with and
-#   without the environment AB_ENV instead, e.g. AB_ENV="TRIMVL_SOME_SWITCH=1" for an
-#   experiment's runtime switch, alternating twice each: a change's effect beside the run-to-run
-#   spread of one build, which decides a change of a few percent). The defaults took 427 s in
-#   run J, 318 s in run K and 460 s in run N (docs/perf.md), inside one call's 10 minutes; to split them,
-#   run e.g. "build kernel" and then "bench long hf hf4b" in the next call while the machine is
-#   still warm (build-gpu/ is kept then).
+#   keeps one core busy, with the one intra-op thread a GPU run takes and with
+#   OMP_NUM_THREADS=nproc: docs/perf.md run O), all of them by default; on request, ncu (one 32K
+#   decode-attention launch under Nsight Compute: throughput, occupancy, instructions issued — what
+#   tells an issue-bound kernel from a memory-bound one) and ab (the full cache at 1K and 32K with
+#   and without the bench flag AB_FLAG, default --no-cuda-graphs, or with and without the
+#   environment AB_ENV instead, e.g. AB_ENV="TRIMVL_SOME_SWITCH=1" for an experiment's runtime
+#   switch, alternating twice each: a change's effect beside the run-to-run spread of one build,
+#   which decides a change of a few percent). The defaults took 427 s in run J, 318 s in run K and
+#   460 s in run N (docs/perf.md), inside one call's 10 minutes; to split them, run e.g. "build
+#   kernel" and then "bench long hf hf4b" in the next call while the machine is still warm
+#   (build-gpu/ is kept then).
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 out="$PWD/measure-out"
