@@ -10,8 +10,12 @@
 // Both read K/V under L2's evict-first policy: a step reads them once, and at long contexts they
 // would otherwise push everything else out of L2 (docs/perf.md, run I).
 // The block-table slice of a CTA's range is staged in shared memory first, so no K/V load waits on
-// a table load. The split-K merge runs in the same launch, in the last CTA of each stream.
+// a table load. The split-K merge runs in the same launch: across the stream's thread-block cluster
+// when its ranges fit one (short streams, where the merge is most of the launch's latency), else in
+// the last CTA of each stream.
 #include <cfloat>
+
+#include <cooperative_groups.h>
 
 #include "kernels/cuda/async_copy.cuh"
 #include "kernels/cuda/dependent_launch.cuh"
@@ -41,9 +45,8 @@ struct DecodeShape {
   // One ring stage: every thread's kUnroll pieces of K and of V.
   static constexpr int kStagePieces = kThreads * kUnroll;
   static constexpr size_t kRingBytes = size_t{kStages} * 2 * kStagePieces * 16;
-  static constexpr size_t kMergeBytes = size_t{kWarps} * G * (D + 2) * sizeof(float);
+  static constexpr size_t kMergeBytes = size_t{kWarps + 1} * G * (D + 2) * sizeof(float);  // + the cluster row
   static constexpr size_t kSmemBytes = kRingBytes > kMergeBytes ? kRingBytes : kMergeBytes;
-  static_assert(size_t{kPagedDecodeMaxSplits} * G * sizeof(float) <= kSmemBytes, "range weights exceed the ring");
 };
 
 // The tokens each CTA of a stream takes: the stream cut into at most num_splits equal, aligned
@@ -54,55 +57,49 @@ __device__ __forceinline__ int split_tokens(int length, int num_splits, int min_
   return max(min_split, (even + kSplitAlign - 1) / kSplitAlign * kSplitAlign);
 }
 
-// The last CTA of stream h merges its `ranges` partials into the output. Warp w first finds, for
-// query heads g = w, w + kWarps, ..., the largest m and the softmax sum of all ranges, and leaves
-// each range's normalised weight in `weight` [ranges][G]; then every thread sums float4 pieces of
-// the output over the ranges, with independent loads in flight. Partials are read through L2
-// (__ldcg): other SMs wrote them during this launch.
+// The last CTA of stream h merges its `ranges` partials into the output. Each thread takes whole
+// float4 pieces of the output and merges them over the ranges in chunks of kMergeChunk, loading a
+// chunk's (m, l) pairs and pieces together, so the merge costs one L2 round trip per chunk — one
+// at 1K, where a stream has 8 ranges — instead of a pass over the (m, l) pairs before the pieces.
+// Partials are read through L2 (__ldcg): other SMs wrote them during this launch.
 template <typename T, int D, int G>
-__device__ __forceinline__ void merge_ranges(const PagedDecodeArgs& a, int h, int ranges, float* weight) {
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+__device__ __forceinline__ void merge_ranges(const PagedDecodeArgs& a, int h, int ranges) {
+  constexpr int kPieces = D / 4, kMergeChunk = 8;
   const int64_t first = static_cast<int64_t>(h) * a.num_splits * G;  // row of (h, range 0, g 0)
-  for (int g = warp; g < G; g += kWarps) {
-    float mx = -FLT_MAX, sum = 0.f;
-    for (int r = lane; r < ranges; r += 32) {
-      const float m_r = __ldcg(a.partial_ml + (first + r * G + g) * 2);
-      const float l_r = __ldcg(a.partial_ml + (first + r * G + g) * 2 + 1);
-      const float m_new = fmaxf(mx, m_r);
-      sum = sum * exp2f(mx - m_new) + l_r * exp2f(m_r - m_new);
-      mx = m_new;
-    }
-#pragma unroll
-    for (int o = 16; o > 0; o /= 2) {
-      const float m_other = __shfl_xor_sync(0xffffffffu, mx, o);
-      const float s_other = __shfl_xor_sync(0xffffffffu, sum, o);
-      const float m_new = fmaxf(mx, m_other);
-      sum = sum * exp2f(mx - m_new) + s_other * exp2f(m_other - m_new);
-      mx = m_new;
-    }
-    for (int r = lane; r < ranges; r += 32)
-      weight[r * G + g] = exp2f(__ldcg(a.partial_ml + (first + r * G + g) * 2) - mx) / sum;
-  }
-  __syncthreads();
-  constexpr int kPieces = D / 4;
   for (int idx = threadIdx.x; idx < G * kPieces; idx += kThreads) {
     const int g = idx / kPieces, p = idx % kPieces;
+    const float2* ml = reinterpret_cast<const float2*>(a.partial_ml) + first + g;
     const float4* src = reinterpret_cast<const float4*>(a.partial_out + (first + g) * D) + p;
+    float mx = -FLT_MAX, sum = 0.f;
     float4 o = make_float4(0.f, 0.f, 0.f, 0.f);
-#pragma unroll 8
-    for (int r = 0; r < ranges; ++r) {
-      const float w = weight[r * G + g];
-      const float4 x = __ldcg(src + static_cast<int64_t>(r) * G * kPieces);
-      o.x = fmaf(w, x.x, o.x);
-      o.y = fmaf(w, x.y, o.y);
-      o.z = fmaf(w, x.z, o.z);
-      o.w = fmaf(w, x.w, o.w);
+    for (int r0 = 0; r0 < ranges; r0 += kMergeChunk) {
+      float2 m_l[kMergeChunk];
+      float4 x[kMergeChunk];
+#pragma unroll
+      for (int j = 0; j < kMergeChunk; ++j) {
+        const bool real = r0 + j < ranges;  // a missing range weighs exp2(−huge) = 0
+        m_l[j] = real ? __ldcg(ml + static_cast<int64_t>(r0 + j) * G) : make_float2(-FLT_MAX, 0.f);
+        x[j] = real ? __ldcg(src + static_cast<int64_t>(r0 + j) * G * kPieces) : make_float4(0.f, 0.f, 0.f, 0.f);
+      }
+      float m_new = mx;
+#pragma unroll
+      for (int j = 0; j < kMergeChunk; ++j) m_new = fmaxf(m_new, m_l[j].x);
+      const float alpha = exp2f(mx - m_new);
+      sum *= alpha;
+      o = make_float4(o.x * alpha, o.y * alpha, o.z * alpha, o.w * alpha);
+#pragma unroll
+      for (int j = 0; j < kMergeChunk; ++j) {
+        const float w = exp2f(m_l[j].x - m_new);
+        sum = fmaf(w, m_l[j].y, sum);
+        o = make_float4(fmaf(w, x[j].x, o.x), fmaf(w, x[j].y, o.y), fmaf(w, x[j].z, o.z), fmaf(w, x[j].w, o.w));
+      }
+      mx = m_new;
     }
     T* out = static_cast<T*>(a.out) + static_cast<int64_t>(h * G + g) * D + p * 4;
-    out[0] = from_float<T>(o.x);
-    out[1] = from_float<T>(o.y);
-    out[2] = from_float<T>(o.z);
-    out[3] = from_float<T>(o.w);
+    out[0] = from_float<T>(o.x / sum);
+    out[1] = from_float<T>(o.y / sum);
+    out[2] = from_float<T>(o.z / sum);
+    out[3] = from_float<T>(o.w / sum);
   }
 }
 
@@ -160,32 +157,100 @@ __device__ __forceinline__ void append_to_pool(const PagedDecodeArgs& a, const C
 
 // Warp w's row for query head g in the CTA's results `merged` [kWarps][G][D + 2]: its unnormalised
 // output [D], then its running max and sum (in the shared memory the rings used).
-template <int D, int G>
-__device__ __forceinline__ float* merged_row(float* merged, int w, int g) {
+template <int D, int G, typename F>
+__device__ __forceinline__ F* merged_row(F* merged, int w, int g) {
   return merged + (w * G + g) * (D + 2);
+}
+
+// Query head g's result of the CTA's range at dim d, from its warps' rows: the unnormalised output,
+// the range's max and its sum.
+template <int D, int G>
+__device__ __forceinline__ void combine_warps(const float* merged, int g, int d, float& mx, float& sum, float& out) {
+  mx = -FLT_MAX;
+#pragma unroll
+  for (int w = 0; w < kWarps; ++w) mx = fmaxf(mx, merged_row<D, G>(merged, w, g)[D]);
+  sum = 0.f, out = 0.f;
+#pragma unroll
+  for (int w = 0; w < kWarps; ++w) {
+    const float* row = merged_row<D, G>(merged, w, g);
+    // A warp that saw no token has sum 0 and max −FLT_MAX: its weight is exp2(−huge) = 0.
+    const float wt = exp2f(row[D] - mx);
+    sum += row[D + 1] * wt;
+    out += row[d] * wt;
+  }
+}
+
+// A stream's ranges launched as one thread-block cluster (cluster_merge) merge through distributed
+// shared memory: each CTA leaves its range's rows [G][D + 2] after its warps' rows, and after a
+// cluster barrier CTA j writes the j-th slice of the output from every range's rows. No partial
+// goes through L2, and no fence, atomic or counter stands between the last range and the output.
+// A CTA without work (idle_range) still arrives at both barriers.
+template <typename T, int D, int G>
+__device__ __forceinline__ void merge_in_cluster(const PagedDecodeArgs& a, const CtaRange& r, float* merged) {
+  namespace cg = cooperative_groups;
+  const cg::cluster_group cluster = cg::this_cluster();
+  const int ranges = (r.length + r.split - 1) / r.split;
+  float* own = merged + kWarps * G * (D + 2);
+  for (int idx = threadIdx.x; idx < G * D; idx += kThreads) {
+    const int g = idx / D, d = idx % D;
+    float mx, sum, out;
+    combine_warps<D, G>(merged, g, d, mx, sum, out);
+    own[g * (D + 2) + d] = out;
+    if (d == 0) {
+      own[g * (D + 2) + D] = mx;
+      own[g * (D + 2) + D + 1] = sum;
+    }
+  }
+  cluster.sync();
+  const int slice = (G * D + ranges - 1) / ranges, rank = static_cast<int>(cluster.block_rank());
+  const int stop = min(G * D, (rank + 1) * slice);
+  for (int idx = rank * slice + threadIdx.x; idx < stop; idx += kThreads) {
+    const int g = idx / D, d = idx % D;
+    float m_r[kPagedDecodeMaxCluster], l_r[kPagedDecodeMaxCluster], x_r[kPagedDecodeMaxCluster];
+    float mx = -FLT_MAX;
+#pragma unroll
+    for (int j = 0; j < kPagedDecodeMaxCluster; ++j) {
+      m_r[j] = -FLT_MAX, l_r[j] = 0.f, x_r[j] = 0.f;  // a missing range weighs exp2(−huge) = 0
+      if (j < ranges) {
+        const float* row = cluster.map_shared_rank(own, j) + g * (D + 2);
+        m_r[j] = row[D], l_r[j] = row[D + 1], x_r[j] = row[d];
+      }
+      mx = fmaxf(mx, m_r[j]);
+    }
+    float sum = 0.f, out = 0.f;
+#pragma unroll
+    for (int j = 0; j < kPagedDecodeMaxCluster; ++j) {
+      const float w = exp2f(m_r[j] - mx);
+      sum = fmaf(w, l_r[j], sum);
+      out = fmaf(w, x_r[j], out);
+    }
+    static_cast<T*>(a.out)[static_cast<int64_t>(blockIdx.x * G + g) * D + d] = from_float<T>(out / sum);
+  }
+  cluster.sync();  // no CTA leaves while another reads its shared memory
+}
+
+// A CTA whose range starts past its stream's end: neither a partial nor a count, but its place at
+// the cluster's barriers.
+__device__ __forceinline__ void idle_range(const PagedDecodeArgs& a) {
+  wait_for_producers();
+  if (a.cluster_merge) {
+    cooperative_groups::this_cluster().sync();
+    cooperative_groups::this_cluster().sync();
+  }
 }
 
 // Once every warp has written its merged_row for each query head (and the CTA has synced): the
 // range's result — the output itself for a stream of one range, else a partial, and the stream's
-// last partial merges them all.
+// last partial merges them all (or the cluster does).
 template <typename T, int D, int G>
 __device__ __forceinline__ void finish_range(const PagedDecodeArgs& a, const CtaRange& r, float* merged) {
+  if (a.cluster_merge) return merge_in_cluster<T, D, G>(a, r, merged);
   const int h = blockIdx.x;
-  auto row = [&](int w, int g) { return merged_row<D, G>(merged, w, g); };
   const int ranges = (r.length + r.split - 1) / r.split;  // the CTAs of this stream that have work
   for (int idx = threadIdx.x; idx < G * D; idx += kThreads) {
     const int g = idx / D, d = idx % D;
-    float mx = -FLT_MAX;
-#pragma unroll
-    for (int w = 0; w < kWarps; ++w) mx = fmaxf(mx, row(w, g)[D]);
-    float sum = 0.f, out = 0.f;
-#pragma unroll
-    for (int w = 0; w < kWarps; ++w) {
-      // A warp that saw no token has sum 0 and max −FLT_MAX: its weight is exp2(−huge) = 0.
-      const float wt = exp2f(row(w, g)[D] - mx);
-      sum += row(w, g)[D + 1] * wt;
-      out += row(w, g)[d] * wt;
-    }
+    float mx, sum, out;
+    combine_warps<D, G>(merged, g, d, mx, sum, out);
     if (ranges == 1) {
       static_cast<T*>(a.out)[static_cast<int64_t>(h * G + g) * D + d] = from_float<T>(out / sum);
     } else {
@@ -211,8 +276,7 @@ __device__ __forceinline__ void finish_range(const PagedDecodeArgs& a, const Cta
   __syncthreads();
   if (!sm_last) return;
   __threadfence();
-  // The merge's weights overwrite `merged`, which every thread has finished reading (synced above).
-  merge_ranges<T, D, G>(a, h, ranges, merged);
+  merge_ranges<T, D, G>(a, h, ranges);
 }
 
 // Tensor-core kernel, for 16-bit K/V. Grid (kv heads, num_splits). Warp w takes the 16-token tiles
@@ -235,9 +299,8 @@ struct MmaShape {
   static constexpr int kTileChunks = kTile * kChunks;                // of K, and again of V
   static constexpr int kWarpRing = kStages * 2 * kTileChunks;       // chunks
   static constexpr size_t kRingBytes = size_t{kWarps} * kWarpRing * 16;
-  static constexpr size_t kMergeBytes = size_t{kWarps} * G * (D + 2) * sizeof(float);
+  static constexpr size_t kMergeBytes = size_t{kWarps + 1} * G * (D + 2) * sizeof(float);  // + the cluster row
   static constexpr size_t kSmemBytes = kRingBytes > kMergeBytes ? kRingBytes : kMergeBytes;
-  static_assert(size_t{kPagedDecodeMaxSplits} * G * sizeof(float) <= kSmemBytes, "range weights exceed the ring");
 };
 
 template <typename T, int D, int G>
@@ -248,7 +311,7 @@ __global__ void __launch_bounds__(kThreads) paged_decode_mma_kernel(PagedDecodeA
   __shared__ int sm_blocks[kPagedDecodeMaxSplit / 16 + 1];
 
   const CtaRange r = cta_range(a);
-  if (r.begin >= r.length) return wait_for_producers();  // past the stream's end: neither a partial nor a count
+  if (r.begin >= r.length) return idle_range(a);
   stage_blocks(a, r, sm_blocks);
   __syncthreads();
 
@@ -288,8 +351,9 @@ __global__ void __launch_bounds__(kThreads) paged_decode_mma_kernel(PagedDecodeA
 
   wait_for_producers();
   release_dependents();
-  if (r.fresh >= 0) append_to_pool<T, D>(a, r);
 
+  // Every load that waited for the producer is issued before anything stores, so they share one
+  // round trip: the query, the appended token's chunks, and the append's own reads.
   // The query group as the A operand, one fragment per 16 dims: row g = lane / 4 holds dims
   // 2q, 2q + 1 and 2q + 8, 2q + 9 of the step (q = lane % 4); rows 8.. (registers 1 and 3) are zero.
   const int g = lane / 4, q = lane % 4;
@@ -303,6 +367,14 @@ __global__ void __launch_bounds__(kThreads) paged_decode_mma_kernel(PagedDecodeA
       qa[k][2] = *reinterpret_cast<const uint32_t*>(src + 8);
     }
   }
+  // The appended token enters its tile's ring rows from the arguments (lanes < 2 · kChunks of the
+  // warp whose tile holds it: K's chunks, then V's).
+  const bool holds_fresh = r.fresh >= 0 && lane < 2 * kChunks && (r.fresh - r.begin) / S::kTile % kWarps == warp;
+  uint4 fresh_chunk{};
+  if (holds_fresh)
+    fresh_chunk = load16(static_cast<const T*>(lane < kChunks ? a.append.k : a.append.v) +
+                         static_cast<int64_t>(blockIdx.x) * D + lane % kChunks * 8);
+  if (r.fresh >= 0) append_to_pool<T, D>(a, r);
   const float q_scale = a.scale * kLog2e;
   float m = -FLT_MAX, l = 0.f;  // query head g's running max, and this lane's part of its sum
   float acc[D / 8][4];          // O: row g, dims 8n + 2q and 8n + 2q + 1 in [n][0..1]
@@ -314,11 +386,8 @@ __global__ void __launch_bounds__(kThreads) paged_decode_mma_kernel(PagedDecodeA
     issue(t + kStages - 1);
     wait_async<kStages - 1>();  // this lane's copies of tile t have landed
     const int stage = t % kStages, i0 = tile_start(t);
-    if (r.fresh >= i0 && r.fresh < i0 + S::kTile && lane < 2 * kChunks) {
-      const int kv = lane / kChunks, c = lane % kChunks;
-      *chunk_at(stage, kv, r.fresh - i0, c) =
-          load16(static_cast<const T*>(kv ? a.append.v : a.append.k) + static_cast<int64_t>(blockIdx.x) * D + c * 8);
-    }
+    if (holds_fresh && r.fresh >= i0 && r.fresh < i0 + S::kTile)
+      *chunk_at(stage, lane / kChunks, r.fresh - i0, lane % kChunks) = fresh_chunk;
     __syncwarp();  // and every other lane's
 
     // S: s[n][0..1] are row g's scores of tokens 8n + 2q and 8n + 2q + 1 ([2..3]: padding rows).
@@ -413,7 +482,7 @@ __global__ void __launch_bounds__(kThreads) paged_decode_kernel(PagedDecodeArgs 
   const int h = blockIdx.x;
   const CtaRange r = cta_range(a);
   const int begin = r.begin, end = r.end, fresh = r.fresh;
-  if (begin >= r.length) return wait_for_producers();  // past the stream's end: neither a partial nor a count
+  if (begin >= r.length) return idle_range(a);
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int token_lane = warp * S::kTokensPerWarp + lane / kLanes;
   const int part = lane % kLanes;
@@ -449,20 +518,23 @@ __global__ void __launch_bounds__(kThreads) paged_decode_kernel(PagedDecodeArgs 
 
   wait_for_producers();
   release_dependents();
-  // This thread's pieces of the appended token.
+  // The query and this thread's pieces of the appended token are loaded before the append stores,
+  // so every load after the wait shares one round trip.
+  const T* q = static_cast<const T*>(a.q);
+  uint4 q_raw[G];
+#pragma unroll
+  for (int g = 0; g < G; ++g) q_raw[g] = load16(q + static_cast<int64_t>(h * G + g) * D + part * kVec);
   uint4 fresh_k{}, fresh_v{};
   if (fresh >= 0) {
     fresh_k = load16(static_cast<const T*>(a.append.k) + static_cast<int64_t>(h) * D + part * kVec);
     fresh_v = load16(static_cast<const T*>(a.append.v) + static_cast<int64_t>(h) * D + part * kVec);
     append_to_pool<T, D>(a, r);
   }
-
-  const T* q = static_cast<const T*>(a.q);
   float qf[G][kVec];
   const float q_scale = a.scale * kLog2e;
 #pragma unroll
   for (int g = 0; g < G; ++g) {
-    unpack<T>(load16(q + static_cast<int64_t>(h * G + g) * D + part * kVec), qf[g]);
+    unpack<T>(q_raw[g], qf[g]);
 #pragma unroll
     for (int e = 0; e < kVec; ++e) qf[g][e] *= q_scale;
   }
@@ -595,8 +667,13 @@ struct DecodeKernel {
 template <typename T, int D, int G>
 cudaError_t prepare_decode() {
   using K = DecodeKernel<T, D, G>;
-  static const cudaError_t status = cudaFuncSetAttribute(K::kernel(), cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                                         static_cast<int>(K::smem_bytes()));
+  static const cudaError_t status = [] {
+    const cudaError_t smem = cudaFuncSetAttribute(K::kernel(), cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                                  static_cast<int>(K::smem_bytes()));
+    // Clusters of up to kPagedDecodeMaxCluster CTAs: past the portable 8 on sm_90.
+    return smem != cudaSuccess ? smem
+                               : cudaFuncSetAttribute(K::kernel(), cudaFuncAttributeNonPortableClusterSizeAllowed, 1);
+  }();
   return status;
 }
 
@@ -604,7 +681,8 @@ template <typename T, int D, int G>
 cudaError_t launch_decode(const PagedDecodeArgs& a, cudaStream_t stream) {
   using K = DecodeKernel<T, D, G>;
   if (const cudaError_t status = prepare_decode<T, D, G>(); status != cudaSuccess) return status;
-  return launch_dependent(K::kernel(), dim3(a.kv_heads, a.num_splits), kThreads, K::smem_bytes(), stream, a);
+  const dim3 grid(a.kv_heads, a.num_splits), cluster(1, a.cluster_merge ? a.num_splits : 1);
+  return launch_dependent_in_clusters(K::kernel(), grid, cluster, kThreads, K::smem_bytes(), stream, a);
 }
 
 // The instantiation serving a (dtype, head dim, group): f.template run<T, D, G>().
@@ -638,6 +716,30 @@ struct Launch {
   cudaError_t run() const { return launch_decode<T, D, G>(args, stream); }
 };
 
+struct ClusterFit {
+  int kv_heads, num_splits;
+  bool* fits;
+  template <typename T, int D, int G>
+  cudaError_t run() const {
+    using K = DecodeKernel<T, D, G>;
+    if (const cudaError_t status = prepare_decode<T, D, G>(); status != cudaSuccess) return status;
+    cudaLaunchAttribute attribute{};
+    attribute.id = cudaLaunchAttributeClusterDimension;
+    attribute.val.clusterDim = {1, static_cast<unsigned>(num_splits), 1};
+    cudaLaunchConfig_t config{};
+    config.gridDim = dim3(kv_heads, num_splits);
+    config.blockDim = kThreads;
+    config.dynamicSmemBytes = K::smem_bytes();
+    config.attrs = &attribute;
+    config.numAttrs = 1;
+    int clusters = 0;
+    const cudaError_t status = cudaOccupancyMaxActiveClusters(&clusters, K::kernel(), &config);
+    *fits = status == cudaSuccess && clusters >= kv_heads;
+    (void)cudaGetLastError();  // a size the device cannot place is an answer, not an error
+    return cudaSuccess;
+  }
+};
+
 struct Occupancy {
   int* per_sm;
   template <typename T, int D, int G>
@@ -658,13 +760,20 @@ cudaError_t paged_decode_attention(const PagedDecodeArgs& a, cudaStream_t stream
   if (!paged_decode_supported(a.head_dim, a.group) || a.min_split_tokens <= 0 ||
       a.min_split_tokens > kPagedDecodeMaxSplit || a.num_splits <= 0 || a.num_splits > kPagedDecodeMaxSplits ||
       a.block_size <= 0 || a.block_size % 16 != 0 ||
-      (a.num_splits > 1 && (!a.partial_out || !a.partial_ml || !a.split_counters)))
+      (a.cluster_merge && a.num_splits > kPagedDecodeMaxCluster) ||
+      (a.num_splits > 1 && !a.cluster_merge && (!a.partial_out || !a.partial_ml || !a.split_counters)))
     return cudaErrorInvalidValue;
   // The longest stream the table holds must fit num_splits ranges of at most kMaxSplit tokens.
   const int64_t capacity = a.table_stride * a.block_size;
   const int64_t even = (capacity + a.num_splits - 1) / a.num_splits;
   if ((even + kSplitAlign - 1) / kSplitAlign * kSplitAlign > kPagedDecodeMaxSplit) return cudaErrorInvalidValue;
   return with_decode_instance(a.dtype, a.head_dim, a.group, Launch{a, stream});
+}
+
+cudaError_t paged_decode_clusters_fit(DType dtype, int head_dim, int group, int kv_heads, int num_splits, bool& fits) {
+  fits = false;
+  if (num_splits < 2 || num_splits > kPagedDecodeMaxCluster) return cudaSuccess;
+  return with_decode_instance(dtype, head_dim, group, ClusterFit{kv_heads, num_splits, &fits});
 }
 
 cudaError_t paged_decode_ctas_per_sm(DType dtype, int head_dim, int group, int& per_sm) {

@@ -15,9 +15,11 @@ namespace trimvl::cuda {
 // The most tokens one CTA of the decode kernel takes: num_splits must cut the longest stream the
 // block table holds (table_stride · block_size) into ranges no longer than this.
 inline constexpr int kPagedDecodeMaxSplit = 4096;
-// The most ranges (CTAs) per stream: the CTA that merges a stream's ranges keeps one weight per
-// range and query head in shared memory.
+// The most ranges (CTAs) per stream: bounds the partials a launch writes and one CTA merges.
 inline constexpr int kPagedDecodeMaxSplits = 1024;
+// The most ranges of a stream that merge as one thread-block cluster (cluster_merge): sm_90's
+// largest, non-portable cluster.
+inline constexpr int kPagedDecodeMaxCluster = 16;
 
 // The token each stream of a decode step's layer gains, written by the decode launch itself: its key
 // and value go to slots[stream] with its stream position, log β and a zeroed accumulated score; a
@@ -67,9 +69,15 @@ struct PagedDecodeArgs {
   float* partial_ml = nullptr;   // [H_kv, num_splits, G, 2] when num_splits > 1
   int32_t* split_counters = nullptr;  // [streams], zero between launches, when num_splits > 1
   PagedAppend append;            // this step's token, or none
+  // Each stream's num_splits CTAs form one cluster and merge through distributed shared memory
+  // instead of partials and counters (those may then be null); num_splits ≤ kPagedDecodeMaxCluster.
+  bool cluster_merge = false;
 };
 cudaError_t paged_decode_attention(const PagedDecodeArgs& args, cudaStream_t stream);
 bool paged_decode_supported(int head_dim, int group);
+// Whether a launch of kv_heads clusters of num_splits CTAs each fits on the device at once (fits is
+// false for a cluster size outside [2, kPagedDecodeMaxCluster]).
+cudaError_t paged_decode_clusters_fit(DType dtype, int head_dim, int group, int kv_heads, int num_splits, bool& fits);
 // How many decode CTAs of this instantiation one SM runs at once (its shared memory and registers).
 cudaError_t paged_decode_ctas_per_sm(DType dtype, int head_dim, int group, int& per_sm);
 

@@ -52,6 +52,38 @@ int64_t resident_ctas(cuda::DType dtype, int64_t head_dim, int64_t group, c10::D
   return known[key] = std::max<int64_t>(1, int64_t{per_sm} * multiprocessor_count(device));
 }
 
+// Whether kv_heads clusters of num_splits decode CTAs fit on the device at once, asked once per
+// shape and device.
+bool clusters_fit(cuda::DType dtype, int64_t head_dim, int64_t group, int64_t kv_heads, int64_t num_splits,
+                  c10::Device device) {
+  static std::mutex mutex;
+  static std::map<std::tuple<cuda::DType, int64_t, int64_t, int64_t, int64_t, int>, bool> known;
+  const std::lock_guard lock(mutex);
+  const auto key = std::make_tuple(dtype, head_dim, group, kv_heads, num_splits, static_cast<int>(device.index()));
+  if (const auto it = known.find(key); it != known.end()) return it->second;
+  bool fits = false;
+  check_cuda(cuda::paged_decode_clusters_fit(dtype, static_cast<int>(head_dim), static_cast<int>(group),
+                                             static_cast<int>(kv_heads), static_cast<int>(num_splits), fits),
+             "paged decode cluster occupancy");
+  return known[key] = fits;
+}
+
+// The split of a decode launch over the pool's table, and whether its ranges merge in clusters.
+struct DecodeShape {
+  DecodeSplit split;
+  bool clusters = false;
+};
+
+DecodeShape decode_shape(const at::Tensor& q, int64_t kv_heads, int64_t width_tokens, int64_t waves) {
+  const int64_t group = q.size(0) / kv_heads, d = q.size(1);
+  const cuda::DType dtype = kernel_dtype(q.scalar_type());
+  DecodeShape shape;
+  shape.split = decode_split(width_tokens, kv_heads, resident_ctas(dtype, d, group, q.device()), waves);
+  shape.clusters = shape.split.num_splits > 1 && shape.split.num_splits <= cuda::kPagedDecodeMaxCluster &&
+                   clusters_fit(dtype, d, group, kv_heads, shape.split.num_splits, q.device());
+  return shape;
+}
+
 void check_view(const PagedView& pool, const at::Tensor& like) {
   TRIMVL_CHECK(pool.keys.is_cuda() && pool.keys.dim() == 2 && pool.keys.is_contiguous() &&
                    pool.values.sizes() == pool.keys.sizes() && pool.values.is_contiguous() &&
@@ -115,6 +147,15 @@ DecodeSplit decode_split(int64_t capacity, int64_t kv_heads, int64_t resident_ct
   return {kMinSplit, std::min(kMaxSplits, std::clamp(wanted, fewest, std::max(fewest, most)))};
 }
 
+bool paged_decode_merges_in_clusters(const at::Tensor& q, int64_t kv_heads, int64_t capacity, int64_t waves) {
+#ifdef TRIMVL_HAS_CUDA
+  return paged_decode_supported(q, kv_heads) && decode_shape(q, kv_heads, capacity, waves).clusters;
+#else
+  (void)q, (void)kv_heads, (void)capacity, (void)waves;
+  return false;
+#endif
+}
+
 bool paged_decode_supported(const at::Tensor& q, int64_t kv_heads) {
 #ifdef TRIMVL_HAS_CUDA
   if (!on_cuda_kernels(q) || q.dim() != 2 || kv_heads <= 0 || q.size(0) % kv_heads != 0) return false;
@@ -145,10 +186,10 @@ at::Tensor paged_decode_attention(const at::Tensor& q, const PagedView& pool, in
   const int64_t group = q.size(0) / kv_heads, d = q.size(1);
   const cuda::DType dtype = kernel_dtype(q.scalar_type());
   // The table's width, not `capacity`, bounds what the kernel may meet (it checks the same).
-  const DecodeSplit split = decode_split(pool.block_table.size(1) * pool.block_size, kv_heads,
-                                         resident_ctas(dtype, d, group, q.device()), waves);
+  const DecodeShape shape = decode_shape(qc, kv_heads, pool.block_table.size(1) * pool.block_size, waves);
+  const DecodeSplit& split = shape.split;
   at::Tensor partial_out, partial_ml, counters = pool.split_counters;
-  if (split.num_splits > 1) {
+  if (split.num_splits > 1 && !shape.clusters) {
     const auto floats = q.options().dtype(at::kFloat);
     partial_out = at::empty({kv_heads, split.num_splits, group, d}, floats);
     partial_ml = at::empty({kv_heads, split.num_splits, group, 2}, floats);
@@ -182,6 +223,7 @@ at::Tensor paged_decode_attention(const at::Tensor& q, const PagedView& pool, in
   // Holds the contiguous copies the kernel reads until the launch.
   const StagedAppend staged = appended ? stage_append(*appended, pool, q, kv_heads) : StagedAppend{};
   a.append = staged.args;
+  a.cluster_merge = shape.clusters;
   check_cuda(cuda::paged_decode_attention(a, static_cast<cudaStream_t>(current_stream(q.device()))),
              "paged decode attention");
   return out;

@@ -48,6 +48,12 @@ struct AppendedToken {
   at::Tensor k, v, log_beta, slots, position;
 };
 
+// Whether a decode of this query over `kv_heads` streams of at most `capacity` tokens merges each
+// stream's ranges in one thread-block cluster (through distributed shared memory) rather than
+// through partials in global memory and a counter: when its split has 2–16 ranges and the device
+// places one cluster per stream at once.
+bool paged_decode_merges_in_clusters(const at::Tensor& q, int64_t kv_heads, int64_t capacity, int64_t waves = kDecodeWaves);
+
 // softmax(q·kᵀ·scale)·v of each query head over its kv head's stream: q [H_q, D] → [H_q, D].
 // Every stream's length must be in [1, capacity], counting `appended` when given. `waves` sets the
 // split-K shape (decode_split); benchmarks sweep it. The launch is a programmatic dependent

@@ -82,20 +82,25 @@ TEST(PagedDecodeGpu, MatchesTheReferenceForEveryDtypeDimAndGroup) {
   // Two layers of three kv heads; layer 1 is attended, so its streams start at 3. One stream of a
   // single token (a head that was emptied, plus the new one), one that ends mid-block, one long
   // enough for several splits.
-  // A capacity of 64 leaves one range per stream (the kernel writes the output itself, no combine).
-  const std::vector<int64_t> long_lengths = {5, 40, 7, 1, 333, 4099}, short_lengths = {5, 40, 7, 1, 64, 33};
+  // A capacity of 64 leaves one range per stream (the kernel writes the output itself, no combine);
+  // one of 2048 cuts a stream into at most 16 ranges, which merge in a cluster (1, 3 and 12 ranges
+  // here); larger ones merge through partials and a counter.
+  const std::vector<int64_t> long_lengths = {5, 40, 7, 1, 333, 4099}, short_lengths = {5, 40, 7, 1, 64, 33},
+                             mid_lengths = {5, 40, 7, 1, 333, 1500};
   const int64_t first = 3, heads = 3;
   for (const auto dtype : {at::kFloat, at::kBFloat16, at::kHalf}) {
     // fp32: accumulation order only; bf16/fp16: the output's own rounding (2^-8 / 2^-11 per element).
     const double tolerance = dtype == at::kFloat ? 1e-5 : dtype == at::kBFloat16 ? 8e-3 : 2e-3;
     for (const int64_t dim : {64, 128}) {
       for (const int64_t group : {1, 2, 4, 8}) {
-        for (const int64_t capacity : {64, 8192, 16384}) {  // a larger capacity: more splits
-          const std::vector<int64_t>& lengths = capacity == 64 ? short_lengths : long_lengths;
+        for (const int64_t capacity : {64, 2048, 8192, 16384}) {  // a larger capacity: more splits
+          const std::vector<int64_t>& lengths =
+              capacity == 64 ? short_lengths : capacity == 2048 ? mid_lengths : long_lengths;
           SCOPED_TRACE(fmt::format("{} D={} G={} capacity {}", c10::toString(dtype), dim, group, capacity));
           const Pool p = make_pool(lengths, dim, dtype, capacity, gen);
           const at::Tensor q = at::randn({heads * group, dim}, gen).to(at::TensorOptions(at::kCUDA).dtype(dtype));
           ASSERT_TRUE(ops::paged_decode_supported(q, heads));
+          EXPECT_EQ(ops::paged_decode_merges_in_clusters(q, heads, capacity), capacity == 2048);
           const double scale = 1.0 / std::sqrt(static_cast<double>(dim));
           const at::Tensor got = ops::paged_decode_attention(q, p.view, first, heads, capacity, scale);
           const auto [keys, values] = gather(p, lengths, first, heads);
