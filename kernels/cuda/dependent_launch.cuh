@@ -29,23 +29,37 @@ __device__ __forceinline__ void wait_for_producers() { asm volatile("griddepcont
 // for this grid's completion in their own wait_for_producers().
 __device__ __forceinline__ void release_dependents() { asm volatile("griddepcontrol.launch_dependents;\n" ::); }
 
-// The same in thread-block clusters of `cluster` CTAs (1 × 1 × 1: no clusters).
+// A dependent launch's configuration, in thread-block clusters of `cluster` CTAs (1 × 1 × 1: no
+// clusters). It owns the attributes its config points to, so it neither copies nor moves.
+class DependentLaunchConfig {
+ public:
+  DependentLaunchConfig(dim3 grid, dim3 cluster, dim3 block, size_t shared_bytes, cudaStream_t stream) {
+    attributes_[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    attributes_[0].val.programmaticStreamSerializationAllowed = 1;
+    attributes_[1].id = cudaLaunchAttributeClusterDimension;
+    attributes_[1].val.clusterDim = {cluster.x, cluster.y, cluster.z};
+    config_.gridDim = grid;
+    config_.blockDim = block;
+    config_.dynamicSmemBytes = shared_bytes;
+    config_.stream = stream;
+    config_.attrs = attributes_;
+    config_.numAttrs = cluster.x * cluster.y * cluster.z > 1 ? 2 : 1;
+  }
+  DependentLaunchConfig(const DependentLaunchConfig&) = delete;
+  DependentLaunchConfig& operator=(const DependentLaunchConfig&) = delete;
+
+  const cudaLaunchConfig_t* get() const { return &config_; }
+
+ private:
+  cudaLaunchAttribute attributes_[2]{};
+  cudaLaunchConfig_t config_{};
+};
+
 template <typename... Params, typename... Args>
 cudaError_t launch_dependent_in_clusters(void (*kernel)(Params...), dim3 grid, dim3 cluster, dim3 block,
                                          size_t shared_bytes, cudaStream_t stream, Args&&... args) {
-  cudaLaunchAttribute attributes[2]{};
-  attributes[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-  attributes[0].val.programmaticStreamSerializationAllowed = 1;
-  attributes[1].id = cudaLaunchAttributeClusterDimension;
-  attributes[1].val.clusterDim = {cluster.x, cluster.y, cluster.z};
-  cudaLaunchConfig_t config{};
-  config.gridDim = grid;
-  config.blockDim = block;
-  config.dynamicSmemBytes = shared_bytes;
-  config.stream = stream;
-  config.attrs = attributes;
-  config.numAttrs = cluster.x * cluster.y * cluster.z > 1 ? 2 : 1;
-  const cudaError_t status = cudaLaunchKernelEx(&config, kernel, std::forward<Args>(args)...);
+  const DependentLaunchConfig config(grid, cluster, block, shared_bytes, stream);
+  const cudaError_t status = cudaLaunchKernelEx(config.get(), kernel, std::forward<Args>(args)...);
   return status != cudaSuccess ? status : cudaGetLastError();
 }
 

@@ -107,6 +107,9 @@ __device__ __forceinline__ void merge_ranges(const PagedDecodeArgs& a, int h, in
 struct CtaRange {
   int stream, length, split, begin, end;
   int fresh;  // the appended token's index in the stream when it is in [begin, end); −1 otherwise
+
+  // The CTAs of this stream that have work.
+  __device__ __forceinline__ int ranges() const { return (length + split - 1) / split; }
 };
 
 __device__ __forceinline__ CtaRange cta_range(const PagedDecodeArgs& a) {
@@ -189,7 +192,7 @@ template <typename T, int D, int G>
 __device__ __forceinline__ void merge_in_cluster(const PagedDecodeArgs& a, const CtaRange& r, float* merged) {
   namespace cg = cooperative_groups;
   const cg::cluster_group cluster = cg::this_cluster();
-  const int ranges = (r.length + r.split - 1) / r.split;
+  const int ranges = r.ranges();
   float* own = merged + kWarps * G * (D + 2);
   for (int idx = threadIdx.x; idx < G * D; idx += kThreads) {
     const int g = idx / D, d = idx % D;
@@ -245,8 +248,7 @@ __device__ __forceinline__ void idle_range(const PagedDecodeArgs& a) {
 template <typename T, int D, int G>
 __device__ __forceinline__ void finish_range(const PagedDecodeArgs& a, const CtaRange& r, float* merged) {
   if (a.cluster_merge) return merge_in_cluster<T, D, G>(a, r, merged);
-  const int h = blockIdx.x;
-  const int ranges = (r.length + r.split - 1) / r.split;  // the CTAs of this stream that have work
+  const int h = blockIdx.x, ranges = r.ranges();
   for (int idx = threadIdx.x; idx < G * D; idx += kThreads) {
     const int g = idx / D, d = idx % D;
     float mx, sum, out;
@@ -723,17 +725,10 @@ struct ClusterFit {
   cudaError_t run() const {
     using K = DecodeKernel<T, D, G>;
     if (const cudaError_t status = prepare_decode<T, D, G>(); status != cudaSuccess) return status;
-    cudaLaunchAttribute attribute{};
-    attribute.id = cudaLaunchAttributeClusterDimension;
-    attribute.val.clusterDim = {1, static_cast<unsigned>(num_splits), 1};
-    cudaLaunchConfig_t config{};
-    config.gridDim = dim3(kv_heads, num_splits);
-    config.blockDim = kThreads;
-    config.dynamicSmemBytes = K::smem_bytes();
-    config.attrs = &attribute;
-    config.numAttrs = 1;
+    const DependentLaunchConfig launch(dim3(kv_heads, num_splits), dim3(1, num_splits, 1), kThreads,
+                                       K::smem_bytes(), nullptr);
     int clusters = 0;
-    const cudaError_t status = cudaOccupancyMaxActiveClusters(&clusters, K::kernel(), &config);
+    const cudaError_t status = cudaOccupancyMaxActiveClusters(&clusters, K::kernel(), launch.get());
     *fits = status == cudaSuccess && clusters >= kv_heads;
     (void)cudaGetLastError();  // a size the device cannot place is an answer, not an error
     return cudaSuccess;
