@@ -42,6 +42,15 @@ __device__ __forceinline__ uint4 load_weight(const uint4* p) {
   return v;
 }
 
+// Asks L2 for the `count` elements at p, the block's threads a 128-byte line each, without waiting
+// for them or holding a register.
+template <typename T>
+__device__ __forceinline__ void prefetch_l2(const T* p, int count) {
+  const char* bytes = reinterpret_cast<const char*>(p);
+  for (int at = static_cast<int>(threadIdx.x) * 128; at < count * static_cast<int>(sizeof(T)); at += blockDim.x * 128)
+    asm volatile("prefetch.global.L2::evict_last [%0];" ::"l"(bytes + at));
+}
+
 template <typename T>
 __device__ __forceinline__ float dot16(const uint4& w, const uint4& x, float acc) {
   constexpr int kVec = Vec<T>::kSize;
@@ -125,11 +134,20 @@ __global__ void __launch_bounds__(kPlainWarps * 32, kCtasPerSm) gemv_qk_norm_rop
   constexpr int kVec = Vec<T>::kSize, kHalf = kLanes * kVec, D = 2 * kHalf;
   const int64_t first_row = static_cast<int64_t>(blockIdx.x) * kPlainWarps, row = first_row + threadIdx.x / 32;
   T* out = static_cast<T*>(a.out);
+  const int head = static_cast<int>(first_row / D);
+  // The head's first CTA asks L2 for what its last CTA reads after the count: the norm weight and
+  // the token's cos and sin. Cold otherwise (a step streams GBs of weights through L2 between two
+  // layers' reads of them), they were a trip to DRAM at the projection's end, on the step's
+  // critical path. A prefetch to L2, the point of coherence, cannot read stale data, wait or not.
+  if (first_row % D == 0 && head < r.q_heads + r.kv_heads) {
+    prefetch_l2(static_cast<const T*>(head < r.q_heads ? r.q_weight : r.k_weight), D);
+    prefetch_l2(static_cast<const T*>(r.cos), D);
+    prefetch_l2(static_cast<const T*>(r.sin), D);
+  }
   const uint4* const w[1] = {reinterpret_cast<const uint4*>(static_cast<const T*>(a.weight) + row * a.cols)};
   float acc[1];
   dot_rows<T, 1, kLoads>(w, reinterpret_cast<const uint4*>(a.x), a.cols / Vec<T>::kSize, acc);
   if (threadIdx.x % 32 == 0) out[row] = from_float<T>(acc[0]);
-  const int head = static_cast<int>(first_row / D);
   if (head >= r.q_heads + r.kv_heads) return;  // a v head, left as projected
 
   __shared__ bool last;

@@ -32,6 +32,16 @@ __global__ void __launch_bounds__(kMaxThreads) rms_norm_kernel(RmsNormArgs a) {
   const int pieces = a.dim / kVec;
   const int64_t row = static_cast<int64_t>(blockIdx.x) * a.dim;
   const T* x = static_cast<const T*>(a.x) + row;
+  // The weight before the wait: no kernel writes it, and in a decode step it is cold (the step
+  // streams GBs of weights through L2 between two reads of it), so loaded after the sum it was a
+  // second trip to DRAM, behind the next projection's first loads, on every norm's critical path.
+  const T* weight = static_cast<const T*>(a.weight);
+  uint4 w[kItems];
+#pragma unroll
+  for (int i = 0; i < kItems; ++i) {
+    const int p = threadIdx.x + i * blockDim.x;
+    if (p < pieces) w[i] = load16(weight + p * kVec);
+  }
   wait_for_producers();
   release_dependents();
   uint4 h[kItems];
@@ -57,17 +67,16 @@ __global__ void __launch_bounds__(kMaxThreads) rms_norm_kernel(RmsNormArgs a) {
   }
   const float inv_rms = rsqrtf(__fadd_rn(__fmul_rn(block_sum(squares), a.mean_factor), a.eps));
 
-  const T* weight = static_cast<const T*>(a.weight);
   T* out = static_cast<T*>(a.out) + row;
 #pragma unroll
   for (int i = 0; i < kItems; ++i) {
     const int p = threadIdx.x + i * blockDim.x;
     if (p >= pieces) continue;
-    float f[kVec], w[kVec];
+    float f[kVec], wf[kVec];
     unpack<T>(h[i], f);
-    unpack<T>(load16(weight + p * kVec), w);
+    unpack<T>(w[i], wf);
 #pragma unroll
-    for (int e = 0; e < kVec; ++e) f[e] = mul_as<T>(w[e], mul_as<T>(f[e], inv_rms));
+    for (int e = 0; e < kVec; ++e) f[e] = mul_as<T>(wf[e], mul_as<T>(f[e], inv_rms));
     store16(out + p * kVec, f);
   }
 }
