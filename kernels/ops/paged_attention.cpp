@@ -38,34 +38,48 @@ cuda::DType kernel_dtype(c10::ScalarType type) {
   return *dtype;
 }
 
+// An answer the driver gives about a launch shape, asked once per key and kept: the launch asks on
+// every eager decode step, and the answer never changes while the process runs. An ask that throws
+// keeps nothing.
+template <typename Key, typename Value>
+class KeptAnswers {
+ public:
+  template <typename Ask>
+  Value get(const Key& key, const Ask& ask) {
+    const std::lock_guard lock(mutex_);
+    if (const auto it = known_.find(key); it != known_.end()) return it->second;
+    return known_.emplace(key, ask()).first->second;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::map<Key, Value> known_;
+};
+
 // What the GPU runs of the decode kernel at once: CTAs per SM (its shared memory and registers)
-// times SMs, asked of the driver once per instantiation and device.
+// times SMs.
 int64_t resident_ctas(cuda::DType dtype, int64_t head_dim, int64_t group, c10::Device device) {
-  static std::mutex mutex;
-  static std::map<std::tuple<cuda::DType, int64_t, int64_t, int>, int64_t> known;
-  const std::lock_guard lock(mutex);
-  const auto key = std::make_tuple(dtype, head_dim, group, static_cast<int>(device.index()));
-  if (const auto it = known.find(key); it != known.end()) return it->second;
-  int per_sm = 0;
-  check_cuda(cuda::paged_decode_ctas_per_sm(dtype, static_cast<int>(head_dim), static_cast<int>(group), per_sm),
-             "paged decode occupancy");
-  return known[key] = std::max<int64_t>(1, int64_t{per_sm} * multiprocessor_count(device));
+  static KeptAnswers<std::tuple<cuda::DType, int64_t, int64_t, int>, int64_t> known;
+  return known.get(std::make_tuple(dtype, head_dim, group, static_cast<int>(device.index())), [&] {
+    int per_sm = 0;
+    check_cuda(cuda::paged_decode_ctas_per_sm(dtype, static_cast<int>(head_dim), static_cast<int>(group), per_sm),
+               "paged decode occupancy");
+    return std::max<int64_t>(1, int64_t{per_sm} * multiprocessor_count(device));
+  });
 }
 
-// Whether kv_heads clusters of num_splits decode CTAs fit on the device at once, asked once per
-// shape and device.
+// Whether kv_heads clusters of num_splits decode CTAs fit on the device at once.
 bool clusters_fit(cuda::DType dtype, int64_t head_dim, int64_t group, int64_t kv_heads, int64_t num_splits,
                   c10::Device device) {
-  static std::mutex mutex;
-  static std::map<std::tuple<cuda::DType, int64_t, int64_t, int64_t, int64_t, int>, bool> known;
-  const std::lock_guard lock(mutex);
+  static KeptAnswers<std::tuple<cuda::DType, int64_t, int64_t, int64_t, int64_t, int>, bool> known;
   const auto key = std::make_tuple(dtype, head_dim, group, kv_heads, num_splits, static_cast<int>(device.index()));
-  if (const auto it = known.find(key); it != known.end()) return it->second;
-  bool fits = false;
-  check_cuda(cuda::paged_decode_clusters_fit(dtype, static_cast<int>(head_dim), static_cast<int>(group),
-                                             static_cast<int>(kv_heads), static_cast<int>(num_splits), fits),
-             "paged decode cluster occupancy");
-  return known[key] = fits;
+  return known.get(key, [&] {
+    bool fits = false;
+    check_cuda(cuda::paged_decode_clusters_fit(dtype, static_cast<int>(head_dim), static_cast<int>(group),
+                                               static_cast<int>(kv_heads), static_cast<int>(num_splits), fits),
+               "paged decode cluster occupancy");
+    return fits;
+  });
 }
 
 // The split of a decode launch over the pool's table, and whether its ranges merge in clusters.
