@@ -42,15 +42,24 @@ __global__ void __launch_bounds__(kMaxThreads) rms_norm_kernel(RmsNormArgs a) {
     const int p = threadIdx.x + i * blockDim.x;
     if (p < pieces) w[i] = load16(weight + p * kVec);
   }
+  // A settled x before the wait too, through L2 (.cg): an earlier kernel on this SM may have left
+  // older lines of it in L1.
+  uint4 h[kItems];
+  if (a.x_settled) {
+#pragma unroll
+    for (int i = 0; i < kItems; ++i) {
+      const int p = threadIdx.x + i * blockDim.x;
+      if (p < pieces) h[i] = __ldcg(reinterpret_cast<const uint4*>(x) + p);
+    }
+  }
   wait_for_producers();
   release_dependents();
-  uint4 h[kItems];
   float squares = 0.f;
 #pragma unroll
   for (int i = 0; i < kItems; ++i) {
     const int p = threadIdx.x + i * blockDim.x;
     if (p >= pieces) continue;
-    h[i] = load16(x + p * kVec);
+    if (!a.x_settled) h[i] = load16(x + p * kVec);
     float f[kVec];
     unpack<T>(h[i], f);
     if (a.residual) {

@@ -22,6 +22,10 @@ struct RmsNormArgs {
   const void* x = nullptr;         // [rows, dim]
   const void* residual = nullptr;  // [rows, dim], or null
   void* sum = nullptr;             // [rows, dim]: h = T(x + residual); required with a residual
+  // x was written before the kernel launched just before this one (with a residual, the stream a
+  // pre-norm block read, where that kernel wrote the block's output), so the kernel reads it before
+  // its dependent wait (dependent_launch.cuh), off the critical path.
+  bool x_settled = false;
   const void* weight = nullptr;    // [dim]
   void* out = nullptr;             // [rows, dim]
   float eps = 0.f;

@@ -21,7 +21,7 @@ bool row_tensor(const at::Tensor& t, const at::Tensor& like) {
 
 #ifdef TRIMVL_HAS_CUDA
 at::Tensor launch(const at::Tensor& x, const at::Tensor& residual, const at::Tensor& weight, double eps,
-                  at::Tensor* sum) {
+                  at::Tensor* sum, LastWriterOfX x_writer) {
   const c10::DeviceGuard guard(x.device());
   const int64_t dim = x.size(-1), rows = x.numel() / dim;
   at::Tensor out = at::empty(x.sizes(), x.options());
@@ -35,6 +35,7 @@ at::Tensor launch(const at::Tensor& x, const at::Tensor& residual, const at::Ten
     a.residual = residual.data_ptr();
     a.sum = sum->data_ptr();
   }
+  a.x_settled = x_writer == LastWriterOfX::kEarlier;
   a.weight = weight.data_ptr();
   a.out = out.data_ptr();
   a.eps = static_cast<float>(eps);  // ATen adds the double eps to a float tensor as a float
@@ -67,22 +68,23 @@ at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps) {
   TRIMVL_CHECK(rms_norm_supported(x, weight), "rms_norm: no CUDA kernel for x {} with weight {}", describe(x),
                describe(weight));
 #ifdef TRIMVL_HAS_CUDA
-  return launch(x, at::Tensor(), weight, eps, nullptr);
+  return launch(x, at::Tensor(), weight, eps, nullptr, LastWriterOfX::kPrevious);
 #else
   (void)eps;
   return {};
 #endif
 }
 
-ResidualNorm add_rms_norm(const at::Tensor& x, const at::Tensor& residual, const at::Tensor& weight, double eps) {
+ResidualNorm add_rms_norm(const at::Tensor& x, const at::Tensor& residual, const at::Tensor& weight, double eps,
+                          LastWriterOfX x_writer) {
   TRIMVL_CHECK(add_rms_norm_supported(x, residual, weight),
                "add_rms_norm: no CUDA kernel for x {}, residual {} and weight {}", describe(x), describe(residual),
                describe(weight));
   ResidualNorm result;
 #ifdef TRIMVL_HAS_CUDA
-  result.normed = launch(x, residual, weight, eps, &result.sum);
+  result.normed = launch(x, residual, weight, eps, &result.sum, x_writer);
 #else
-  (void)eps;
+  (void)eps, (void)x_writer;
 #endif
   return result;
 }

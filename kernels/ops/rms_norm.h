@@ -21,6 +21,13 @@ struct ResidualNorm {
 };
 // As rms_norm_supported, and `residual` is like x.
 bool add_rms_norm_supported(const at::Tensor& x, const at::Tensor& residual, const at::Tensor& weight);
-ResidualNorm add_rms_norm(const at::Tensor& x, const at::Tensor& residual, const at::Tensor& weight, double eps);
+// Which kernel may have written add_rms_norm's x last. The kernel may start while the one launched
+// just before it still runs, never while an earlier one does (kernels/cuda/dependent_launch.cuh).
+// kEarlier: x was written before that kernel — the stream a pre-norm block read, where the kernel
+// before wrote the block's output as `residual` — so it is read before the dependent wait, off
+// the critical path. kPrevious promises nothing.
+enum class LastWriterOfX { kPrevious, kEarlier };
+ResidualNorm add_rms_norm(const at::Tensor& x, const at::Tensor& residual, const at::Tensor& weight, double eps,
+                          LastWriterOfX x_writer = LastWriterOfX::kPrevious);
 
 }  // namespace trimvl::ops

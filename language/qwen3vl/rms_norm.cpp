@@ -12,7 +12,8 @@ at::Tensor RmsNorm::operator()(const at::Tensor& x) const {
 }
 
 ops::ResidualNorm RmsNorm::add_and_norm(const at::Tensor& x, const at::Tensor& residual) const {
-  if (ops::add_rms_norm_supported(x, residual, weight_)) return ops::add_rms_norm(x, residual, weight_, eps_);
+  if (ops::add_rms_norm_supported(x, residual, weight_))
+    return ops::add_rms_norm(x, residual, weight_, eps_, ops::LastWriterOfX::kEarlier);
   const at::Tensor sum = x + residual;
   return {sum, (*this)(sum)};
 }

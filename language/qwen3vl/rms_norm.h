@@ -20,7 +20,8 @@ class RmsNorm {
   // Over the last dimension, which must be `dim`.
   at::Tensor operator()(const at::Tensor& x) const;
   // sum = x + residual (in x's dtype) and its norm: the residual add of a pre-norm block and the
-  // next norm, one launch on CUDA.
+  // next norm, one launch on CUDA. x is the stream the block read and `residual` the block's
+  // output, so no kernel after the block's first writes x (ops::LastWriterOfX::kEarlier).
   ops::ResidualNorm add_and_norm(const at::Tensor& x, const at::Tensor& residual) const;
 
   const at::Tensor& weight() const { return weight_; }

@@ -187,6 +187,13 @@ TEST_F(FusedOpsGpu, AddRmsNormMatchesAten) {
         EXPECT_TRUE(within(out.normed, expected,
                            rows == Rows::Exact ? zero_bound() : rounding_bound(expected, dtype, 2),
                            what + " normed"));
+        // As a decoder calls it: the stream written two kernels before (here a copy), the block's
+        // output by the kernel just before, so x is read before the dependent wait.
+        const at::Tensor stream = x.clone(), block_out = residual.clone();
+        poison_next({x, x});
+        const ResidualNorm early = add_rms_norm(stream, block_out, weight, kEps, LastWriterOfX::kEarlier);
+        EXPECT_TRUE(at::equal(early.sum, out.sum)) << what << " sum, x settled";
+        EXPECT_TRUE(at::equal(early.normed, out.normed)) << what << " normed, x settled";
       }
 }
 
