@@ -4,7 +4,9 @@
 // a few tens of KB, read by every warp). A SwiGLU output streams its gate row and its up row in the
 // same rounds, so a lane keeps as many loads in flight either way. Launched as dependents: a warp's
 // first round of weight loads is in flight before the previous kernel (which wrote x) has ended.
-// A grid a little past one wave runs in a lighter variant that fits it in one (see gemv()).
+// A grid a little past one wave runs in a lighter variant that fits it in one, a grid of short rows
+// within one wave of 5 CTAs an SM in a variant that issues its whole rows before the wait (see
+// gemv()).
 #include "kernels/cuda/dependent_launch.cuh"
 #include "kernels/cuda/device_info.h"
 #include "kernels/cuda/gemv.h"
@@ -30,6 +32,14 @@ constexpr int kPairWarps = 8, kPairCtasPerSm = 2;
 // this (1584); +2.5% decode at 1K, +2.0% at 32K (docs/perf.md run K). Fewer loads in flight a warp,
 // but every SM streams to the end instead of a third of them running a last partial wave.
 constexpr int kLightLoads = 2, kLightCtasPerSm = 12;
+// The whole-row variant: a row of up to 16 pieces a lane (K ≤ 4096 in bf16/fp16: o_proj's) issued
+// in one round before the wait, for grids within one wave of 5 CTAs an SM (96 registers; o_proj's
+// 640 CTAs on an H100). o_proj is launched while the attention before it runs; the plain kernel
+// has half of o_proj's bytes in flight by the wait, this one all of them for every CTA resident by
+// then. +2.4% decode at 32K, and at 1K +1.0% once the attention leaves it half the SMs (ranges of
+// a short stream, kernels/ops/paged_attention.cpp); 6 CTAs an SM (80 registers, spilling) lost
+// 1.2% at 1K (docs/perf.md run S).
+constexpr int kWholeRowLoads = 16, kWholeRowCtasPerSm = 5;
 
 // A weight piece, read once per step: not kept in L1 (left to x). Volatile, so that the compiler
 // issues a round's loads together instead of sinking each next to its first use (it did, leaving
@@ -66,13 +76,14 @@ __device__ __forceinline__ float dot16(const uint4& w, const uint4& x, float acc
 // so a row's sum is the same whatever kRows and kLoads are. The last round is predicated rather than run as a
 // one-piece-at-a-time tail: K = 2560 leaves 64 of 320 pieces past the last whole round, K = 9728
 // 192 of 1216, and a tail loop waited for each of those loads in turn.
-template <typename T, int kRows, int kLoads = kLoadsInFlight>
+// kOneRound: pieces ≤ 32 · kLoads / kRows, so there is no next round to hold registers for.
+template <typename T, int kRows, int kLoads = kLoadsInFlight, bool kOneRound = false>
 __device__ __forceinline__ void dot_rows(const uint4* const (&rows)[kRows], const uint4* x, int64_t pieces,
                                          float (&acc)[kRows]) {
   constexpr int kUnroll = kLoads / kRows;
   constexpr int kRound = 32 * kUnroll;
   const int lane = threadIdx.x % 32;
-  const int64_t rounds = (pieces + kRound - 1) / kRound;
+  const int64_t rounds = kOneRound ? 1 : (pieces + kRound - 1) / kRound;
   uint4 wr[kRows][kUnroll];
   auto issue = [&](int64_t round, uint4 (&dst)[kRows][kUnroll]) {
 #pragma unroll
@@ -89,7 +100,7 @@ __device__ __forceinline__ void dot_rows(const uint4* const (&rows)[kRows], cons
   release_dependents();
   for (int64_t round = 0; round < rounds; ++round) {
     uint4 next[kRows][kUnroll];
-    if (round + 1 < rounds) issue(round + 1, next);
+    if (!kOneRound && round + 1 < rounds) issue(round + 1, next);
     // x's pieces of the round together too (from L1 mostly), each zero past the end as its
     // weight piece is: fmaf(0, 0, acc) is acc.
     uint4 xr[kUnroll];
@@ -103,7 +114,7 @@ __device__ __forceinline__ void dot_rows(const uint4* const (&rows)[kRows], cons
 #pragma unroll
       for (int r = 0; r < kRows; ++r) {
         acc[r] = dot16<T>(wr[r][u], xr[u], acc[r]);
-        wr[r][u] = next[r][u];
+        if constexpr (!kOneRound) wr[r][u] = next[r][u];
       }
     }
   }
@@ -114,13 +125,13 @@ __device__ __forceinline__ void dot_rows(const uint4* const (&rows)[kRows], cons
   }
 }
 
-template <typename T, int kLoads, int kCtasPerSm>
+template <typename T, int kLoads, int kCtasPerSm, bool kOneRound = false>
 __global__ void __launch_bounds__(kPlainWarps * 32, kCtasPerSm) gemv_kernel(GemvArgs a) {
   const int64_t row = static_cast<int64_t>(blockIdx.x) * kPlainWarps + threadIdx.x / 32;
   if (row >= a.rows) return wait_for_producers();
   const uint4* const w[1] = {reinterpret_cast<const uint4*>(static_cast<const T*>(a.weight) + row * a.cols)};
   float acc[1];
-  dot_rows<T, 1, kLoads>(w, reinterpret_cast<const uint4*>(a.x), a.cols / Vec<T>::kSize, acc);
+  dot_rows<T, 1, kLoads, kOneRound>(w, reinterpret_cast<const uint4*>(a.x), a.cols / Vec<T>::kSize, acc);
   if (threadIdx.x % 32 != 0) return;
   if (a.bias) acc[0] += to_float(static_cast<const T*>(a.bias)[row]);
   static_cast<T*>(a.out)[row] = from_float<T>(acc[0]);
@@ -208,6 +219,15 @@ cudaError_t runs_light(int64_t blocks, bool& light) {
   return cudaSuccess;
 }
 
+// Whether a plain grid of `blocks` CTAs over rows of `pieces` takes whole rows: within one wave of
+// the whole-row variant, each lane's share of a row within one round of it.
+cudaError_t runs_whole_row(int64_t blocks, int64_t pieces, bool& whole_row) {
+  int sms = 0;
+  if (const cudaError_t status = current_multiprocessor_count(sms); status != cudaSuccess) return status;
+  whole_row = pieces <= 32 * kWholeRowLoads && blocks <= int64_t{kWholeRowCtasPerSm} * sms;
+  return cudaSuccess;
+}
+
 }  // namespace
 
 cudaError_t gemv(const GemvArgs& a, cudaStream_t stream) {
@@ -216,10 +236,15 @@ cudaError_t gemv(const GemvArgs& a, cudaStream_t stream) {
   if (const cudaError_t status = check_and_count(a, kPlainWarps, blocks); status != cudaSuccess) return status;
   if (blocks == 0) return cudaSuccess;
   if (const cudaError_t status = runs_light(blocks, light); status != cudaSuccess) return status;
+  bool whole_row = false;
+  if (const cudaError_t status = runs_whole_row(blocks, a.cols / vector_width(a.dtype), whole_row);
+      status != cudaSuccess)
+    return status;
   return with_element_type(a.dtype, [&](auto t) {
     using T = decltype(t);
-    const auto kernel =
-        light ? gemv_kernel<T, kLightLoads, kLightCtasPerSm> : gemv_kernel<T, kLoadsInFlight, kPlainCtasPerSm>;
+    const auto kernel = whole_row ? gemv_kernel<T, kWholeRowLoads, kWholeRowCtasPerSm, true>
+                        : light   ? gemv_kernel<T, kLightLoads, kLightCtasPerSm>
+                                  : gemv_kernel<T, kLoadsInFlight, kPlainCtasPerSm>;
     return launch_dependent(kernel, static_cast<unsigned>(blocks), kPlainWarps * 32, 0, stream, a);
   });
 }

@@ -405,9 +405,10 @@ TEST_F(FusedOpsGpu, GateHeadDeclinesWhatItCannotTake) {
 // the order of one |term| ≈ 1, is far outside either.
 TEST_F(FusedOpsGpu, GemvMatchesFloat64) {
   TRIMVL_REQUIRE_CUDA();
-  // (N, K): the 4B's q/k/v stack and down projection, odd sizes that leave the unrolled loop a
+  // (N, K): the 4B's q/k/v stack, o and down projections, odd sizes that leave the unrolled loop a
   // tail (K = 24, 4104) or no unrolled pass at all, and the smallest rows per dtype.
-  const std::vector<std::pair<int64_t, int64_t>> shapes = {{6144, 2560}, {2560, 9728}, {37, 24}, {513, 4104}, {3, 8}};
+  const std::vector<std::pair<int64_t, int64_t>> shapes = {{6144, 2560}, {2560, 4096}, {2560, 9728},
+                                                           {37, 24},     {513, 4104},  {3, 8}};
   for (const auto dtype : kDtypes) {
     for (const auto& [n, k] : shapes) {
       for (const bool biased : {false, true}) {
@@ -437,8 +438,9 @@ TEST_F(FusedOpsGpu, GemvMatchesFloat64) {
 
 // A grid past one wave of the plain kernel but within one of its light variant (gemv.cu: CTAs of 4
 // rows, 8 an SM plain, 12 light; q/k/v's grid on an H100) runs light. Each lane sums its share in
-// the same order either way, so the light sums equal the plain kernel's bit for bit: here the same
-// rows in two halves, each grid within one plain wave.
+// the same order either way, so the light sums equal the other variants' bit for bit: here the
+// same rows in two halves, each grid within one wave of 5 CTAs an SM (whole rows for K = 2560,
+// plain for K = 4104).
 TEST_F(FusedOpsGpu, GemvOneWaveVariantEqualsPlainBitForBit) {
   TRIMVL_REQUIRE_CUDA();
   const int64_t n = 4 * 10 * multiprocessor_count(kCuda), half = n / 2;  // 10 CTAs an SM, then 5
@@ -458,6 +460,27 @@ TEST_F(FusedOpsGpu, GemvOneWaveVariantEqualsPlainBitForBit) {
         EXPECT_TRUE(at::equal(got, want)) << "gemv " << c10::toString(dtype) << " N " << n << " K " << k
                                           << (biased ? " +bias" : "");
       }
+    }
+  }
+}
+
+// A grid within one wave of 5 CTAs an SM whose rows are at most 16 pieces a lane (o_proj's on an
+// H100) takes its whole rows in one round; the same rows in one grid of 7 CTAs an SM run plain.
+// fp32's K = 4096 is 32 pieces a lane, plain both ways.
+TEST_F(FusedOpsGpu, GemvWholeRowVariantEqualsPlainBitForBit) {
+  TRIMVL_REQUIRE_CUDA();
+  const int64_t n = 4 * 7 * multiprocessor_count(kCuda), half = n / 2;
+  for (const auto dtype : kDtypes) {
+    for (const int64_t k : {int64_t{1000}, int64_t{2560}, int64_t{4096}}) {
+      const at::Tensor x = draw({1, k}, dtype), weight = draw({n, k}, dtype), bias = draw({n}, dtype);
+      const at::Tensor want = gemv(x, weight, bias);
+      const at::Tensor like = want.narrow(-1, 0, half).clone();
+      poison_next({like, like});  // the two halves' outputs
+      const at::Tensor got =
+          at::cat({gemv(x, weight.narrow(0, 0, half), bias.narrow(0, 0, half)),
+                   gemv(x, weight.narrow(0, half, n - half), bias.narrow(0, half, n - half))},
+                  -1);
+      EXPECT_TRUE(at::equal(got, want)) << "gemv " << c10::toString(dtype) << " N " << n << " K " << k;
     }
   }
 }
