@@ -25,12 +25,19 @@ namespace {
 // of 64 (16 a stream: half of each CTA's warps idle, a merge of 16 partials) decoded 0.7% slower in
 // the 4B model than ranges of 128, and ranges of 256 0.5% slower (too few CTAs); docs/perf.md, run J.
 constexpr int64_t kMinSplit = 128;
+// A stream short enough for its ranges to merge in one cluster (at most kMaxCluster) is cut into at
+// most kClusterSplits. The 4B bench's 1K context sits in a table of 2048 tokens: 16 ranges of 128,
+// 128 CTAs, one on almost every SM, whose registers then hold back the o_proj launched under them
+// (kernels/cuda/gemv.cu, the whole-row variant); with 8 the attention leaves half the SMs to it,
+// and decode at 1K ran 1.2% faster (docs/perf.md, run S). Longer streams are unchanged.
+constexpr int64_t kMaxCluster = 16, kClusterSplits = 8;
 // The kernel's longest range and most ranges per stream (kernels/cuda/paged_attention.h), known
 // here in builds without CUDA.
 constexpr int64_t kMaxSplit = 4096, kMaxSplits = 1024;
 
 #ifdef TRIMVL_HAS_CUDA
-static_assert(kMaxSplit == cuda::kPagedDecodeMaxSplit && kMaxSplits == cuda::kPagedDecodeMaxSplits);
+static_assert(kMaxSplit == cuda::kPagedDecodeMaxSplit && kMaxSplits == cuda::kPagedDecodeMaxSplits &&
+              kMaxCluster == cuda::kPagedDecodeMaxCluster);
 
 cuda::DType kernel_dtype(c10::ScalarType type) {
   const std::optional<cuda::DType> dtype = cuda_dtype(type);
@@ -158,7 +165,8 @@ DecodeSplit decode_split(int64_t capacity, int64_t kv_heads, int64_t resident_ct
   const int64_t fewest = (capacity + kMaxSplit - 1) / kMaxSplit, most = (capacity + kMinSplit - 1) / kMinSplit;
   TRIMVL_CHECK(fewest <= kMaxSplits, "paged decode: streams of up to {} tokens exceed the kernel's {} ranges of {}",
                capacity, kMaxSplits, kMaxSplit);
-  return {kMinSplit, std::min(kMaxSplits, std::clamp(wanted, fewest, std::max(fewest, most)))};
+  const int64_t splits = std::min(kMaxSplits, std::clamp(wanted, fewest, std::max(fewest, most)));
+  return {kMinSplit, splits <= kMaxCluster ? std::min(splits, std::max(kClusterSplits, fewest)) : splits};
 }
 
 bool paged_decode_merges_in_clusters(const at::Tensor& q, int64_t kv_heads, int64_t capacity, int64_t waves) {

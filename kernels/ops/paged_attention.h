@@ -27,7 +27,8 @@ struct PagedView {
 // enough for `waves` full waves of the GPU (`resident_ctas` at once) across `kv_heads` streams, but
 // no more than ranges of `min_split_tokens` need and no fewer than the kernel's longest range
 // allows. One wave by default: every CTA is resident at once, and each range is as long as it can
-// be, so the fewest prologues, epilogues and partials per token (docs/perf.md has the sweep).
+// be, so the fewest prologues, epilogues and partials per token (docs/perf.md has the sweep). A
+// stream of at most 16 ranges (one cluster) takes at most 8, or the fewest it allows.
 // The kernel cuts each stream by its current length, so a shape fixed by the capacity — a captured
 // graph's — keeps every CTA busy at any length.
 struct DecodeSplit {

@@ -83,7 +83,7 @@ TEST(PagedDecodeGpu, MatchesTheReferenceForEveryDtypeDimAndGroup) {
   // single token (a head that was emptied, plus the new one), one that ends mid-block, one long
   // enough for several splits.
   // A capacity of 64 leaves one range per stream (the kernel writes the output itself, no combine);
-  // one of 2048 cuts a stream into at most 16 ranges, which merge in a cluster (1, 3 and 12 ranges
+  // one of 2048 cuts a stream into at most 8 ranges, which merge in a cluster (1, 3 and 8 ranges
   // here); larger ones merge through partials and a counter.
   const std::vector<int64_t> long_lengths = {5, 40, 7, 1, 333, 4099}, short_lengths = {5, 40, 7, 1, 64, 33},
                              mid_lengths = {5, 40, 7, 1, 333, 1500};

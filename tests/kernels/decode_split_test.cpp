@@ -21,8 +21,19 @@ TEST(DecodeSplit, FillsTheRequestedWavesAcrossTheKvHeads) {
 TEST(DecodeSplit, ShortStreamsGetNoRangeShorterThanTheMinimum) {
   // 4096 tokens cut into ranges of at least 128: 32 ranges, though a wave would take 66.
   EXPECT_EQ(decode_split(4096, 8, kResident).num_splits, 32);
-  EXPECT_EQ(decode_split(2048, 8, kResident).num_splits, 16);
+  EXPECT_EQ(decode_split(1024, 8, kResident).num_splits, 8);
   EXPECT_EQ(decode_split(128, 8, kResident).num_splits, 1);
+}
+
+TEST(DecodeSplit, StreamsOfOneClusterTakeAtMostEightRanges) {
+  // 2048 tokens would be 16 ranges of 128, one cluster's worth: 8 of 256 instead.
+  EXPECT_EQ(decode_split(2048, 8, kResident).num_splits, 8);
+  EXPECT_EQ(decode_split(1536, 8, kResident).num_splits, 8);
+  // Past one cluster (17 ranges of 128) the wave decides again.
+  EXPECT_EQ(decode_split(2176, 8, kResident).num_splits, 17);
+  // Never fewer than the kernel's longest range allows: 64 streams of 65536 tokens in a wave of
+  // 528 CTAs would take 9, but ranges of at most 4096 need 16.
+  EXPECT_EQ(decode_split(65536, 64, kResident).num_splits, 16);
 }
 
 TEST(DecodeSplit, LongStreamsGetNoRangeLongerThanTheKernelTakes) {
