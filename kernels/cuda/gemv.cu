@@ -6,7 +6,7 @@
 // first round of weight loads is in flight before the previous kernel (which wrote x) has ended.
 // A grid a little past one wave runs in a lighter variant that fits it in one, a grid of short rows
 // within one wave of 5 CTAs an SM in a variant that issues its whole rows before the wait (see
-// gemv()).
+// choose_variant()).
 #include "kernels/cuda/dependent_launch.cuh"
 #include "kernels/cuda/device_info.h"
 #include "kernels/cuda/gemv.h"
@@ -209,22 +209,24 @@ cudaError_t check_and_count(const GemvArgs& a, int warps, int64_t& blocks) {
   return blocks > 0x7fffffff ? cudaErrorInvalidValue : cudaSuccess;
 }
 
-// Whether a plain grid of `blocks` CTAs runs light: past one plain wave and within one light wave.
-// Grids within one plain wave (o_proj, down_proj) keep its deeper rounds; grids of many waves
-// (lm_head) stay plain too, the light variant unmeasured there.
-cudaError_t runs_light(int64_t blocks, bool& light) {
-  int sms = 0;
-  if (const cudaError_t status = current_multiprocessor_count(sms); status != cudaSuccess) return status;
-  light = blocks > int64_t{kPlainCtasPerSm} * sms && blocks <= int64_t{kLightCtasPerSm} * sms;
-  return cudaSuccess;
-}
+enum class Variant { kPlain, kLight, kWholeRow };
 
-// Whether a plain grid of `blocks` CTAs over rows of `pieces` takes whole rows: within one wave of
-// the whole-row variant, each lane's share of a row within one round of it.
-cudaError_t runs_whole_row(int64_t blocks, int64_t pieces, bool& whole_row) {
+// The variant a plain grid of `blocks` CTAs over rows of `pieces` runs, by the device's SMs:
+// - whole rows within one wave of that variant, when a lane's share of a row fits one round of it
+//   (o_proj);
+// - light past one plain wave and within one light wave (q/k/v);
+// - plain otherwise: grids within one plain wave keep its deeper rounds (down_proj), grids of many
+//   waves (lm_head) too, the light variant unmeasured there.
+// A whole-row grid is within one plain wave, so a launcher without that variant runs it plain.
+cudaError_t choose_variant(int64_t blocks, int64_t pieces, Variant& variant) {
   int sms = 0;
   if (const cudaError_t status = current_multiprocessor_count(sms); status != cudaSuccess) return status;
-  whole_row = pieces <= 32 * kWholeRowLoads && blocks <= int64_t{kWholeRowCtasPerSm} * sms;
+  if (pieces <= 32 * kWholeRowLoads && blocks <= int64_t{kWholeRowCtasPerSm} * sms)
+    variant = Variant::kWholeRow;
+  else if (blocks > int64_t{kPlainCtasPerSm} * sms && blocks <= int64_t{kLightCtasPerSm} * sms)
+    variant = Variant::kLight;
+  else
+    variant = Variant::kPlain;
   return cudaSuccess;
 }
 
@@ -232,19 +234,17 @@ cudaError_t runs_whole_row(int64_t blocks, int64_t pieces, bool& whole_row) {
 
 cudaError_t gemv(const GemvArgs& a, cudaStream_t stream) {
   int64_t blocks = 0;
-  bool light = false;
+  Variant variant = Variant::kPlain;
   if (const cudaError_t status = check_and_count(a, kPlainWarps, blocks); status != cudaSuccess) return status;
   if (blocks == 0) return cudaSuccess;
-  if (const cudaError_t status = runs_light(blocks, light); status != cudaSuccess) return status;
-  bool whole_row = false;
-  if (const cudaError_t status = runs_whole_row(blocks, a.cols / vector_width(a.dtype), whole_row);
+  if (const cudaError_t status = choose_variant(blocks, a.cols / vector_width(a.dtype), variant);
       status != cudaSuccess)
     return status;
   return with_element_type(a.dtype, [&](auto t) {
     using T = decltype(t);
-    const auto kernel = whole_row ? gemv_kernel<T, kWholeRowLoads, kWholeRowCtasPerSm, true>
-                        : light   ? gemv_kernel<T, kLightLoads, kLightCtasPerSm>
-                                  : gemv_kernel<T, kLoadsInFlight, kPlainCtasPerSm>;
+    const auto kernel = variant == Variant::kWholeRow ? gemv_kernel<T, kWholeRowLoads, kWholeRowCtasPerSm, true>
+                        : variant == Variant::kLight  ? gemv_kernel<T, kLightLoads, kLightCtasPerSm>
+                                                      : gemv_kernel<T, kLoadsInFlight, kPlainCtasPerSm>;
     return launch_dependent(kernel, static_cast<unsigned>(blocks), kPlainWarps * 32, 0, stream, a);
   });
 }
@@ -255,20 +255,23 @@ bool gemv_qk_norm_rope_supported(DType dtype, int64_t head_dim) {
 
 cudaError_t gemv_qk_norm_rope(const GemvArgs& a, const QkvNormRope& r, cudaStream_t stream) {
   int64_t blocks = 0;
-  bool light = false;
+  Variant variant = Variant::kPlain;
   if (!gemv_qk_norm_rope_supported(a.dtype, r.head_dim) || r.q_heads < 0 || r.kv_heads < 0 || a.bias ||
       a.rows != (int64_t{r.q_heads} + 2 * int64_t{r.kv_heads}) * r.head_dim || !r.q_weight || !r.k_weight || !r.cos ||
       !r.sin || !r.counters)
     return cudaErrorInvalidValue;
   if (const cudaError_t status = check_and_count(a, kPlainWarps, blocks); status != cudaSuccess) return status;
   if (blocks == 0) return cudaSuccess;
-  if (const cudaError_t status = runs_light(blocks, light); status != cudaSuccess) return status;
+  if (const cudaError_t status = choose_variant(blocks, a.cols / vector_width(a.dtype), variant);
+      status != cudaSuccess)
+    return status;
   return with_element_type(a.dtype, [&](auto t) {
     using T = decltype(t);
     return with_head_lanes<T>(r.head_dim, [&](auto lanes) {
       constexpr int kLanes = decltype(lanes)::value;
-      const auto kernel = light ? gemv_qk_norm_rope_kernel<T, kLightLoads, kLightCtasPerSm, kLanes>
-                                : gemv_qk_norm_rope_kernel<T, kLoadsInFlight, kPlainCtasPerSm, kLanes>;
+      const auto kernel = variant == Variant::kLight
+                              ? gemv_qk_norm_rope_kernel<T, kLightLoads, kLightCtasPerSm, kLanes>
+                              : gemv_qk_norm_rope_kernel<T, kLoadsInFlight, kPlainCtasPerSm, kLanes>;
       return launch_dependent(kernel, static_cast<unsigned>(blocks), kPlainWarps * 32, 0, stream, a, r);
     });
   });
