@@ -16,6 +16,7 @@
 #include <cfloat>
 
 #include <cooperative_groups.h>
+#include <cuda/atomic>
 
 #include "kernels/cuda/async_copy.cuh"
 #include "kernels/cuda/dependent_launch.cuh"
@@ -59,12 +60,14 @@ __device__ __forceinline__ int split_tokens(int length, int num_splits, int min_
 
 // The last CTA of stream h merges its `ranges` partials into the output. Each thread takes whole
 // float4 pieces of the output and merges them over the ranges in chunks of kMergeChunk, loading a
-// chunk's (m, l) pairs and pieces together, so the merge costs one L2 round trip per chunk — one
-// at 1K, where a stream has 8 ranges — instead of a pass over the (m, l) pairs before the pieces.
+// chunk's (m, l) pairs and pieces together, so the merge costs one L2 round trip per chunk instead
+// of a pass over the (m, l) pairs before the pieces. A chunk of 17 takes the 33 ranges of a stream
+// on an H100 (two CTAs an SM on 132 SMs, 8 kv heads) in two round trips, where chunks of 8 took
+// five (+0.2% at 32K, docs/perf.md run T), in the registers the range's loop already holds.
 // Partials are read through L2 (__ldcg): other SMs wrote them during this launch.
 template <typename T, int D, int G>
 __device__ __forceinline__ void merge_ranges(const PagedDecodeArgs& a, int h, int ranges) {
-  constexpr int kPieces = D / 4, kMergeChunk = 8;
+  constexpr int kPieces = D / 4, kMergeChunk = 17;
   const int64_t first = static_cast<int64_t>(h) * a.num_splits * G;  // row of (h, range 0, g 0)
   for (int idx = threadIdx.x; idx < G * kPieces; idx += kThreads) {
     const int g = idx / kPieces, p = idx % kPieces;
@@ -268,17 +271,19 @@ __device__ __forceinline__ void finish_range(const PagedDecodeArgs& a, const Cta
 
   // Publish the partial, then count it: the CTA that completes the stream's count merges all its
   // ranges (the threadfence-reduction pattern), so no second launch waits on the slowest range.
-  __threadfence();
+  // One acquire-release add by thread 0 after the barrier orders every thread's partial before the
+  // count and the count before every thread's merge loads (the barrier carries the order between
+  // thread 0 and the others), where a fence by every thread on each side cost more (+0.25% at 32K,
+  // run T).
+  __shared__ bool sm_last;
   __syncthreads();
-  __shared__ int sm_last;
   if (threadIdx.x == 0) {
-    sm_last = atomicAdd(a.split_counters + r.stream, 1) == ranges - 1;
-    if (sm_last) a.split_counters[r.stream] = 0;  // every range has counted: ready for the next launch
+    ::cuda::atomic_ref<int32_t, ::cuda::thread_scope_device> count(a.split_counters[r.stream]);
+    sm_last = count.fetch_add(1, ::cuda::memory_order_acq_rel) == ranges - 1;
+    if (sm_last) count.store(0, ::cuda::memory_order_relaxed);  // every range has counted: ready for the next launch
   }
   __syncthreads();
-  if (!sm_last) return;
-  __threadfence();
-  merge_ranges<T, D, G>(a, h, ranges);
+  if (sm_last) merge_ranges<T, D, G>(a, h, ranges);
 }
 
 // Tensor-core kernel, for 16-bit K/V. Grid (kv heads, num_splits). Warp w takes the 16-token tiles
